@@ -1,0 +1,76 @@
+import { sql } from "kysely";
+import type { Db, Tx } from "../db/database.js";
+import type { Access, ApiKeyRow } from "./api-key.table.js";
+
+/** A key by id, deleted or not; the caller decides what a deleted key means. */
+export async function findApiKeyById(db: Db | Tx, id: string): Promise<ApiKeyRow | undefined> {
+  return db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+/** A live key by id, locked for update within `tx`. */
+export async function findApiKeyForUpdate(tx: Tx, id: string): Promise<ApiKeyRow | undefined> {
+  return tx.selectFrom("api_keys").selectAll().where("id", "=", id).where("deleted_at", "is", null).forUpdate().executeTakeFirst();
+}
+
+/** Inserts a key; returns undefined when the id is taken (client-supplied key material). */
+export async function insertApiKey(
+  tx: Tx,
+  row: { id: string; workspace_id: string; name: string; access: Access; scopes: string[]; hash: string; hint: string; created_by: string },
+): Promise<ApiKeyRow | undefined> {
+  return tx
+    .insertInto("api_keys")
+    .values(row)
+    .onConflict((oc) => oc.column("id").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Applies a change and bumps the version; returns the new row. */
+export async function updateApiKey(
+  tx: Tx,
+  id: string,
+  change: Partial<Pick<ApiKeyRow, "name" | "access" | "scopes" | "hash" | "hint" | "previous_hash" | "previous_expires_at" | "deleted_at">>,
+): Promise<ApiKeyRow> {
+  return tx
+    .updateTable("api_keys")
+    .set({ ...change, version: sql`version + 1`, updated_at: new Date() })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Replaces a hash made with old argon2 parameters, unless the key changed meanwhile. */
+export async function upgradeHash(db: Db, id: string, column: "hash" | "previous_hash", oldHash: string, newHash: string): Promise<void> {
+  await db.updateTable("api_keys").set({ [column]: newHash }).where("id", "=", id).where(column, "=", oldHash).execute();
+}
+
+/** One page of a workspace's live keys, newest first, after the cursor. */
+export async function listApiKeys(
+  db: Db,
+  q: { workspaceId: string; limit: number; after?: { createdAt: Date; id: string } },
+): Promise<ApiKeyRow[]> {
+  let query = db
+    .selectFrom("api_keys")
+    .selectAll()
+    .where("workspace_id", "=", q.workspaceId)
+    .where("deleted_at", "is", null)
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(q.limit);
+  if (q.after) {
+    const { createdAt, id } = q.after;
+    query = query.where((eb) => eb(eb.refTuple("created_at", "id"), "<", eb.tuple(createdAt, id)));
+  }
+  return query.execute();
+}
+
+/** Records last-used times collected in memory: one statement for the whole batch. */
+export async function recordLastUsed(db: Db, table: "api_keys" | "legacy_keys", uses: ReadonlyMap<string, Date>): Promise<void> {
+  if (uses.size === 0) return;
+  const ids = [...uses.keys()];
+  const times = ids.map((id) => uses.get(id)!.toISOString());
+  await sql`
+    update ${sql.table(table)} as k set last_used_at = greatest(k.last_used_at, u.used_at)
+    from unnest(${ids}::text[], ${times}::timestamptz[]) as u(id, used_at)
+    where k.id = u.id`.execute(db);
+}

@@ -1,0 +1,248 @@
+// ApiKeyService: the same implementation serves the Connect (HTTP) and grpc-js (gRPC) listeners.
+import type { ServiceImpl } from "@connectrpc/connect";
+import { durationMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ApiKeyService } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { VerificationStatus } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { describeTokenProblem, inspectToken, mintToken, tokenHint } from "../../contract/key-format.js";
+import { insertAuditEvent, listAuditEvents } from "../audit/audit-event.repository.js";
+import { auditEventRowToProto } from "../audit/audit-event.mapper.js";
+import type { RecordedChange } from "../audit/audit-event.table.js";
+import type { Db, Tx } from "../db/database.js";
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError, StaleEtagError, type FieldViolation } from "../errors.js";
+import type { Hasher } from "../hashing.js";
+import { decodePageToken, encodePageToken, invalidPageToken, pageSize } from "../pagination.js";
+import { callerOf, requireKeyManager, requireVerifier, type Caller } from "../principal/caller.js";
+import { listScopes } from "../scope/scope.repository.js";
+import type { Verifier, VerifyStatus } from "../verify/verifier.js";
+import { accessToProto, apiKeyRowToProto, etagOf } from "./api-key.mapper.js";
+import { findApiKeyById, findApiKeyForUpdate, insertApiKey, listApiKeys, updateApiKey } from "./api-key.repository.js";
+import type { ApiKeyRow } from "./api-key.table.js";
+import { checkAccess, checkName, checkScopes } from "./api-key.validation.js";
+
+export interface ApiKeyServiceDeps {
+  readonly db: Db;
+  readonly hasher: Hasher;
+  readonly keyPrefix: string;
+  readonly verify: Verifier;
+}
+
+const MAX_GRACE_MS = 24 * 60 * 60 * 1000;
+const UPDATABLE = ["name", "access", "scopes"] as const;
+const STATUS: Record<VerifyStatus, VerificationStatus> = {
+  valid: VerificationStatus.VALID,
+  malformed: VerificationStatus.MALFORMED,
+  not_found: VerificationStatus.NOT_FOUND,
+  revoked: VerificationStatus.REVOKED,
+  expired: VerificationStatus.EXPIRED,
+  insufficient_scope: VerificationStatus.INSUFFICIENT_SCOPE,
+};
+
+/** Builds the ApiKeyService implementation. Callers are authenticated by the RPC boundary. */
+export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof ApiKeyService> {
+  const { db, hasher, keyPrefix } = deps;
+  const catalogNames = async () => (await listScopes(db)).map((s) => s.name);
+
+  /** Checks client-supplied key material; returns the token to store, minting one when absent. */
+  function tokenFrom(material: string, field: string, violations: FieldViolation[], id?: string): string {
+    if (material === "") return mintToken(keyPrefix, id);
+    const parsed = inspectToken(material, keyPrefix);
+    if (typeof parsed === "string") {
+      violations.push({ field, description: `${describeTokenProblem(parsed, keyPrefix)}; mint key material in the deployment's key format` });
+    } else if (id && parsed.id !== id) {
+      violations.push({ field, description: `must carry the id of the key being rotated ("${id}")` });
+    }
+    return material;
+  }
+
+  /** A live key of the caller's workspace, locked for the rest of the transaction. */
+  async function lockKey(tx: Tx, caller: Caller & { workspaceId: string }, id: string, etag = ""): Promise<ApiKeyRow> {
+    const row = await findApiKeyForUpdate(tx, id);
+    if (!row || row.workspace_id !== caller.workspaceId) throw new NotFoundError(`API key "${id}" not found`);
+    if (etag !== "" && etag !== etagOf(row)) {
+      throw new StaleEtagError(`API key "${id}" changed since you read it (etag ${etag}, now ${etagOf(row)}); read it again and retry`);
+    }
+    return row;
+  }
+
+  return {
+    async createApiKey(req, ctx) {
+      const caller = requireKeyManager(callerOf(ctx));
+      const catalog = await catalogNames();
+      const violations: FieldViolation[] = [];
+      const name = checkName(req.name, violations);
+      const access = checkAccess(req.access, violations);
+      const scopes = checkScopes(access, req.scopes, catalog, violations);
+      const token = tokenFrom(req.keyMaterial, "key_material", violations);
+      InvalidArgumentError.throwIfAny(violations);
+      const hash = await hasher.hash(token);
+      const id = token.slice(keyPrefix.length + 1, keyPrefix.length + 13);
+      const row = await db.transaction().execute(async (tx) => {
+        const inserted = await insertApiKey(tx, {
+          id,
+          workspace_id: caller.workspaceId,
+          name,
+          access: access!,
+          scopes,
+          hash,
+          hint: tokenHint(token, keyPrefix),
+          created_by: caller.id,
+        });
+        if (!inserted) throw new AlreadyExistsError("key_material's id is already in use; mint new key material");
+        await insertAuditEvent(tx, {
+          workspace_id: caller.workspaceId,
+          actor: caller,
+          action: "create",
+          api_key_id: id,
+          changes: [
+            { field: "name", new: name },
+            { field: "access", new: access },
+            { field: "scopes", new: scopes },
+          ],
+        });
+        return inserted;
+      });
+      return { apiKey: apiKeyRowToProto(row, catalog), secret: req.keyMaterial === "" ? token : "" };
+    },
+
+    async getApiKey(req, ctx) {
+      const caller = requireKeyManager(callerOf(ctx));
+      const row = await findApiKeyById(db, req.id);
+      if (!row || row.deleted_at || row.workspace_id !== caller.workspaceId) {
+        throw new NotFoundError(`API key "${req.id}" not found`);
+      }
+      return { apiKey: apiKeyRowToProto(row, await catalogNames()) };
+    },
+
+    async listApiKeys(req, ctx) {
+      const caller = requireKeyManager(callerOf(ctx));
+      const limit = pageSize(req.pageSize);
+      const cursor = decodePageToken(req.pageToken, ["createdAt", "id"] as const);
+      const after = cursor && { createdAt: new Date(cursor.createdAt), id: cursor.id };
+      if (after && Number.isNaN(after.createdAt.getTime())) throw invalidPageToken();
+      const rows = await listApiKeys(db, { workspaceId: caller.workspaceId, limit: limit + 1, after });
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      const catalog = await catalogNames();
+      return {
+        apiKeys: page.map((row) => apiKeyRowToProto(row, catalog)),
+        nextPageToken: rows.length > limit && last ? encodePageToken({ createdAt: last.created_at.toISOString(), id: last.id }) : "",
+      };
+    },
+
+    async updateApiKey(req, ctx) {
+      const caller = requireKeyManager(callerOf(ctx));
+      const input = req.apiKey;
+      const paths = req.updateMask?.paths ?? [];
+      const violations: FieldViolation[] = [];
+      if (!input?.id) violations.push({ field: "api_key.id", description: "is required" });
+      if (paths.length === 0) violations.push({ field: "update_mask", description: `is required: list the fields to change, any of ${UPDATABLE.join(", ")}` });
+      for (const path of paths) {
+        if (!(UPDATABLE as readonly string[]).includes(path)) {
+          violations.push({ field: "update_mask", description: `cannot update "${path}"; updatable fields are ${UPDATABLE.join(", ")}` });
+        }
+      }
+      InvalidArgumentError.throwIfAny(violations);
+      const catalog = await catalogNames();
+      const row = await db.transaction().execute(async (tx) => {
+        const current = await lockKey(tx, caller, input!.id, input!.etag);
+        const name = paths.includes("name") ? checkName(input!.name, violations, "api_key.name") : current.name;
+        const access = paths.includes("access") ? checkAccess(input!.access, violations, "api_key.access") : current.access;
+        const requested = paths.includes("scopes") ? input!.scopes : access === "full" ? [] : current.scopes;
+        const scopes = checkScopes(access, requested, catalog, violations, "api_key.scopes");
+        InvalidArgumentError.throwIfAny(violations);
+        const changes: RecordedChange[] = [];
+        if (name !== current.name) changes.push({ field: "name", old: current.name, new: name });
+        if (access !== current.access) changes.push({ field: "access", old: current.access, new: access });
+        if (scopes.join() !== [...current.scopes].sort().join()) changes.push({ field: "scopes", old: current.scopes, new: scopes });
+        if (changes.length === 0) return current;
+        const updated = await updateApiKey(tx, current.id, { name, access: access!, scopes });
+        await insertAuditEvent(tx, { workspace_id: caller.workspaceId, actor: caller, action: "update", api_key_id: current.id, changes });
+        return updated;
+      });
+      return { apiKey: apiKeyRowToProto(row, catalog) };
+    },
+
+    async deleteApiKey(req, ctx) {
+      const caller = requireKeyManager(callerOf(ctx));
+      await db.transaction().execute(async (tx) => {
+        const current = await lockKey(tx, caller, req.id, req.etag);
+        await updateApiKey(tx, current.id, { deleted_at: new Date(), previous_hash: null, previous_expires_at: null });
+        await insertAuditEvent(tx, {
+          workspace_id: caller.workspaceId,
+          actor: caller,
+          action: "delete",
+          api_key_id: current.id,
+          changes: [{ field: "name", old: current.name }],
+        });
+      });
+      return {};
+    },
+
+    async rotateApiKey(req, ctx) {
+      const caller = requireKeyManager(callerOf(ctx));
+      const violations: FieldViolation[] = [];
+      const graceMs = req.gracePeriod ? durationMs(req.gracePeriod) : 0;
+      if (!(graceMs >= 0 && graceMs <= MAX_GRACE_MS)) {
+        violations.push({ field: "grace_period", description: "must be from 0 to 24 hours (86400s)" });
+      }
+      const token = tokenFrom(req.keyMaterial, "key_material", violations, req.id);
+      InvalidArgumentError.throwIfAny(violations);
+      const hash = await hasher.hash(token);
+      const row = await db.transaction().execute(async (tx) => {
+        const current = await lockKey(tx, caller, req.id);
+        const hint = tokenHint(token, keyPrefix);
+        const updated = await updateApiKey(tx, current.id, {
+          hash,
+          hint,
+          previous_hash: graceMs > 0 ? current.hash : null,
+          previous_expires_at: graceMs > 0 ? new Date(Date.now() + graceMs) : null,
+        });
+        await insertAuditEvent(tx, {
+          workspace_id: caller.workspaceId,
+          actor: caller,
+          action: "rotate",
+          api_key_id: current.id,
+          changes: [
+            { field: "hint", old: current.hint, new: hint },
+            { field: "grace_period_seconds", new: graceMs / 1000 },
+          ],
+        });
+        return updated;
+      });
+      return { apiKey: apiKeyRowToProto(row, await catalogNames()), secret: req.keyMaterial === "" ? token : "" };
+    },
+
+    async listScopes() {
+      return { scopes: (await listScopes(db)).map((s) => ({ name: s.name, description: s.description, createTime: timestampFromDate(s.created_at) })) };
+    },
+
+    async verifyApiKey(req, ctx) {
+      const { workspaceId } = requireVerifier(callerOf(ctx));
+      const result = await deps.verify({ token: req.key, requiredScopes: req.requiredScopes, visibleWorkspace: workspaceId });
+      return {
+        valid: result.status === "valid",
+        status: STATUS[result.status],
+        keyId: result.key?.id ?? "",
+        workspaceId: result.key?.workspaceId ?? "",
+        access: result.key ? accessToProto(result.key.access) : undefined,
+        scopes: [...(result.key?.scopes ?? [])],
+        missingScopes: [...(result.missingScopes ?? [])],
+        legacy: result.key?.legacy ?? false,
+      };
+    },
+
+    async listAuditEvents(req, ctx) {
+      const caller = requireKeyManager(callerOf(ctx));
+      const limit = pageSize(req.pageSize);
+      const cursor = decodePageToken(req.pageToken, ["id"] as const);
+      if (cursor && !/^\d{1,19}$/.test(cursor.id)) throw invalidPageToken();
+      const rows = await listAuditEvents(db, { workspaceId: caller.workspaceId, limit: limit + 1, beforeId: cursor?.id, apiKeyId: req.apiKeyId || undefined });
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        events: page.map(auditEventRowToProto),
+        nextPageToken: rows.length > limit && last ? encodePageToken({ id: String(last.id) }) : "",
+      };
+    },
+  };
+}

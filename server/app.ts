@@ -1,0 +1,70 @@
+// Starts everything `apikeys serve` runs: database, migrations, catalog seed, and both listeners.
+import { readFile } from "node:fs/promises";
+import type { Config } from "./config.js";
+import { createDatabase, type Db } from "./db/database.js";
+import { migrateToLatest } from "./db/migrate.js";
+import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
+import { startGrpcServer } from "./grpc-server.js";
+import { createHasher } from "./hashing.js";
+import { startHttpServer } from "./http-server.js";
+import { startLegacyHints } from "./legacy/legacy-hints.js";
+import type { Logger } from "./logger.js";
+import { createAuthenticator } from "./principal/authenticate.js";
+import { createRoutes, createServices } from "./routes.js";
+import { addScopes } from "./scope/scope.repository.js";
+import { readScopeCatalogFile } from "./scope/scope-catalog-file.js";
+import { createLastUsedRecorder } from "./verify/last-used.js";
+import { createVerifier } from "./verify/verifier.js";
+
+export interface App {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly databaseUrl: string;
+  readonly db: Db;
+  /** Graceful stop: listeners finish in-flight calls, buffers flush, the pool closes. */
+  close(): Promise<void>;
+}
+
+/** Starts the service as configured. */
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  const database = await resolveDatabaseUrl(config, log);
+  const db = createDatabase(database.url);
+  const closers: Array<() => Promise<void> | void> = [() => database.stop(), () => db.destroy()];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer();
+  };
+  try {
+    if (config.migrateOnStart) await migrateToLatest(db);
+    if (config.scopesFile) {
+      const added = await addScopes(db, await readScopeCatalogFile(config.scopesFile));
+      if (added.length > 0) log.info("scopes added from catalog file", { file: config.scopesFile, added });
+    }
+    const hasher = createHasher(config.argon2);
+    const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log);
+    closers.push(() => lastUsed.stop());
+    const legacyHints = await startLegacyHints(db, config.legacyRefreshMs, log);
+    closers.push(() => legacyHints.stop());
+    const verify = createVerifier({ db, hasher, keyPrefix: config.keyPrefix, lastUsed, legacyHints, log });
+    const services = createServices({ db, hasher, keyPrefix: config.keyPrefix, verify, authenticate: createAuthenticator(db, hasher), log });
+
+    const tls = config.tls && {
+      cert: await readFile(config.tls.certFile),
+      key: await readFile(config.tls.keyFile),
+    };
+    const listen = { host: config.host, tls, maxMessageBytes: config.maxMessageBytes, log };
+    const grpc = await startGrpcServer({ ...listen, port: config.grpcPort, services: [...services] });
+    closers.push(() => grpc.shutdown());
+    const http = await startHttpServer({ ...listen, port: config.httpPort, routes: createRoutes(services) });
+    closers.push(() => http.shutdown());
+    const scheme = tls ? "https" : "http";
+    log.info("apikeys is serving", {
+      grpc: `${config.host}:${grpc.port}`,
+      http: `${scheme}://${config.host}:${http.port}`,
+      keyPrefix: config.keyPrefix,
+    });
+    return { grpcPort: grpc.port, httpPort: http.port, databaseUrl: database.url, db, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,118 @@
+// Configuration, read once from the environment, validated, frozen and passed down explicitly.
+import { fileURLToPath } from "node:url";
+import { isValidPrefix } from "../contract/key-format.js";
+import type { LogLevel } from "./logger.js";
+
+export interface Argon2Params {
+  /** Memory in KiB. */
+  readonly memoryCost: number;
+  readonly timeCost: number;
+  readonly parallelism: number;
+}
+
+export interface Config {
+  readonly host: string;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  /** Unset: start an embedded Postgres in `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly keyPrefix: string;
+  readonly argon2: Argon2Params;
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  readonly maxMessageBytes: number;
+  readonly logLevel: LogLevel;
+  /** Catalog seed; scopes in it are added at start (never removed). Empty string: no seeding. */
+  readonly scopesFile: string | undefined;
+  readonly migrateOnStart: boolean;
+  /** How often buffered last-used times are written, in milliseconds. */
+  readonly lastUsedFlushMs: number;
+  /** How often the in-memory list of legacy key hints is reloaded, in milliseconds. */
+  readonly legacyRefreshMs: number;
+}
+
+/** Principal tokens use their own prefix so they can never be mistaken for API keys. */
+export const PRINCIPAL_TOKEN_PREFIX = "akp";
+
+/** OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane. */
+export const OWASP_ARGON2: Argon2Params = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+
+/** One row per variable: the README's configuration table is checked against this list. */
+export const CONFIG_VARIABLES = [
+  "APIKEYS_HOST",
+  "APIKEYS_GRPC_PORT",
+  "APIKEYS_HTTP_PORT",
+  "DATABASE_URL",
+  "APIKEYS_DATA_DIR",
+  "APIKEYS_KEY_PREFIX",
+  "APIKEYS_ARGON2_MEMORY_KIB",
+  "APIKEYS_ARGON2_ITERATIONS",
+  "APIKEYS_ARGON2_PARALLELISM",
+  "APIKEYS_TLS_CERT",
+  "APIKEYS_TLS_KEY",
+  "APIKEYS_MAX_MESSAGE_BYTES",
+  "APIKEYS_LOG_LEVEL",
+  "APIKEYS_SCOPES_FILE",
+  "APIKEYS_MIGRATE_ON_START",
+  "APIKEYS_LAST_USED_FLUSH_MS",
+  "APIKEYS_LEGACY_REFRESH_MS",
+] as const;
+
+/** The example catalog shipped in config/scopes.json. */
+export const DEFAULT_SCOPES_FILE = fileURLToPath(new URL("../config/scopes.json", import.meta.url));
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Reads and validates the configuration; throws ConfigError naming the variable to fix. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return value;
+  };
+  const keyPrefix = env.APIKEYS_KEY_PREFIX || "ak";
+  if (!isValidPrefix(keyPrefix) || keyPrefix === PRINCIPAL_TOKEN_PREFIX) {
+    throw new ConfigError(
+      `APIKEYS_KEY_PREFIX must be 2-16 lowercase letters or digits starting with a letter, and not "${PRINCIPAL_TOKEN_PREFIX}"; got "${keyPrefix}"`,
+    );
+  }
+  const certFile = env.APIKEYS_TLS_CERT || undefined;
+  const keyFile = env.APIKEYS_TLS_KEY || undefined;
+  if (Boolean(certFile) !== Boolean(keyFile)) {
+    throw new ConfigError("APIKEYS_TLS_CERT and APIKEYS_TLS_KEY must be set together");
+  }
+  const logLevel = (env.APIKEYS_LOG_LEVEL || "info") as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    throw new ConfigError(`APIKEYS_LOG_LEVEL must be debug, info, warn or error; got "${logLevel}"`);
+  }
+  const migrate = env.APIKEYS_MIGRATE_ON_START ?? "true";
+  if (migrate !== "true" && migrate !== "false") {
+    throw new ConfigError(`APIKEYS_MIGRATE_ON_START must be true or false; got "${migrate}"`);
+  }
+  return Object.freeze({
+    host: env.APIKEYS_HOST || "127.0.0.1",
+    grpcPort: int("APIKEYS_GRPC_PORT", 50051, 0, 65535),
+    httpPort: int("APIKEYS_HTTP_PORT", 8080, 0, 65535),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.APIKEYS_DATA_DIR || ".apikeys",
+    keyPrefix,
+    argon2: Object.freeze({
+      memoryCost: int("APIKEYS_ARGON2_MEMORY_KIB", OWASP_ARGON2.memoryCost, 1024, 4 * 1024 * 1024),
+      timeCost: int("APIKEYS_ARGON2_ITERATIONS", OWASP_ARGON2.timeCost, 1, 100),
+      parallelism: int("APIKEYS_ARGON2_PARALLELISM", OWASP_ARGON2.parallelism, 1, 16),
+    }),
+    tls: certFile && keyFile ? Object.freeze({ certFile, keyFile }) : undefined,
+    maxMessageBytes: int("APIKEYS_MAX_MESSAGE_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
+    logLevel,
+    scopesFile: env.APIKEYS_SCOPES_FILE === "" ? undefined : env.APIKEYS_SCOPES_FILE ?? DEFAULT_SCOPES_FILE,
+    migrateOnStart: migrate === "true",
+    lastUsedFlushMs: int("APIKEYS_LAST_USED_FLUSH_MS", 5000, 10, 600_000),
+    legacyRefreshMs: int("APIKEYS_LEGACY_REFRESH_MS", 2000, 10, 600_000),
+  });
+}

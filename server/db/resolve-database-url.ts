@@ -1,0 +1,26 @@
+// Which Postgres to use: DATABASE_URL when set; otherwise the embedded cluster in the data folder,
+// joined if a server already runs it (so CLI commands work next to `npm start`), else started.
+import path from "node:path";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import { findRunningEmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres.js";
+
+export interface ResolvedDatabase {
+  readonly url: string;
+  /** Stops the embedded cluster if this process started it; otherwise does nothing. */
+  stop(): Promise<void>;
+}
+
+/** Resolves the database for `config`, starting the embedded Postgres when needed. */
+export async function resolveDatabaseUrl(config: Config, log: Logger): Promise<ResolvedDatabase> {
+  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
+  const dataDir = path.resolve(config.dataDir, "postgres");
+  const running = await findRunningEmbeddedPostgres(dataDir);
+  if (running) {
+    log.debug("using the embedded Postgres another apikeys process started", { dataDir });
+    return { url: running, stop: async () => {} };
+  }
+  const embedded = await startEmbeddedPostgres({ dataDir, log });
+  log.info("DATABASE_URL is not set: using the embedded Postgres; its data survives restarts", { dataDir: embedded.dataDir });
+  return embedded;
+}

@@ -1,0 +1,191 @@
+// The gRPC port (@grpc/grpc-js): every service through the contract's adapter, plus the standard
+// health and reflection services, so that grpcurl, buf curl and load balancers work unchanged.
+import { create, toBinary } from "@bufbuild/protobuf";
+import type { DescFile, DescService } from "@bufbuild/protobuf";
+import {
+  FieldDescriptorProto_Label as Label,
+  FieldDescriptorProto_Type as Type,
+  FileDescriptorProtoSchema,
+} from "@bufbuild/protobuf/wkt";
+import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import type { ServingStatusMap } from "grpc-health-check";
+import { addConnectService } from "../contract/grpc-adapter.js";
+import type { Logger } from "./logger.js";
+
+/** Each service with its Connect implementation, every pair type-checked (a tuple of any length). */
+export type ServiceRegistrations<T extends readonly DescService[]> = {
+  readonly [K in keyof T]: { readonly service: T[K]; readonly impl: Partial<ServiceImpl<T[K]>> };
+};
+
+export interface GrpcServerOptions<T extends readonly DescService[] = readonly DescService[]> {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly services: ServiceRegistrations<T>;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  /** Largest request message accepted; larger ones are answered RESOURCE_EXHAUSTED. */
+  readonly maxMessageBytes: number;
+  readonly log: Logger;
+  /** Connect interceptors, as a ConnectRouter would apply them. */
+  readonly interceptors?: Interceptor[];
+  /** How long shutdown() lets in-flight calls finish before cancelling them; default 10 s. */
+  readonly shutdownTimeoutMs?: number;
+}
+
+export interface GrpcServer {
+  readonly port: number;
+  readonly server: grpc.Server;
+  /** Reports NOT_SERVING, lets in-flight calls finish (bounded), then stops. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the grpc-js listener with the services, health and reflection. */
+export async function startGrpcServer<const T extends readonly DescService[]>(
+  opts: GrpcServerOptions<T>,
+): Promise<GrpcServer> {
+  const log = opts.log.child({ listener: "grpc" });
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": opts.maxMessageBytes,
+  });
+  // Each pair was checked against its own service by ServiceRegistrations; past that point the
+  // list is heterogeneous and only the untyped view is left.
+  type Untyped = { service: DescService; impl: Partial<ServiceImpl<DescService>> };
+  const services = opts.services as unknown as readonly Untyped[];
+  for (const { service, impl } of services) {
+    addConnectService(server, service, impl, {
+      interceptors: opts.interceptors,
+      onError: (error, method) => log.error("rpc failed", { rpc: `${service.typeName}/${method.name}`, error }),
+    });
+  }
+
+  const names = services.map(({ service }) => service.typeName);
+  const health = new HealthImplementation(statusMap(["", ...names], "SERVING"));
+  health.addToServer(server);
+  new ReflectionService(reflectionPackageDefinition(services.map((s) => s.service))).addToServer(server);
+
+  const credentials = opts.tls
+    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: opts.tls.cert, private_key: opts.tls.key }], false)
+    : grpc.ServerCredentials.createInsecure();
+  const address = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      // Load balancers watching health stop sending traffic while in-flight calls finish.
+      for (const name of ["", ...names]) health.setStatus(name, "NOT_SERVING");
+      const graceful = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), opts.shutdownTimeoutMs ?? 10_000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!graceful) {
+        log.warn("in-flight calls did not finish in time; cancelling them");
+        server.forceShutdown();
+      }
+    })();
+    return stopping;
+  };
+  return { port, server, shutdown };
+}
+
+function statusMap(names: string[], status: "SERVING"): ServingStatusMap {
+  return Object.fromEntries(names.map((name) => [name, status]));
+}
+
+type ReflectionInput = ConstructorParameters<typeof ReflectionService>[0];
+
+/**
+ * The input @grpc/reflection expects: a proto-loader package definition, of which it reads only
+ * each entry's `fileDescriptorProtos` (serialized FileDescriptorProtos). We hand it the
+ * protobuf-es descriptors directly, so that clients see the original files (proto-loader would
+ * regroup them per package), and the server needs no proto-loader at runtime.
+ */
+export function reflectionPackageDefinition(services: readonly DescService[]): ReflectionInput {
+  const files = new Map<string, DescFile>();
+  const visit = (file: DescFile) => {
+    if (files.has(file.name)) return;
+    files.set(file.name, file);
+    file.dependencies.forEach(visit);
+  };
+  services.forEach((service) => visit(service.file));
+  const fileDescriptorProtos = [...files.values()].map((file) => file.proto);
+  fileDescriptorProtos.push(healthFileDescriptor());
+  const definition = {
+    "apikeys.reflection": {
+      format: "Protocol Buffer 3 FileDescriptorProto",
+      type: {},
+      fileDescriptorProtos: fileDescriptorProtos.map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file))),
+    },
+  };
+  // The shape is proto-loader's, minus the parsed `type`, which the reflection service never reads.
+  return definition as unknown as ReflectionInput;
+}
+
+/**
+ * grpc/health/v1/health.proto as a descriptor. grpc-health-check ships only a proto-loader
+ * rendering of it, whose map entry ("Statuses" instead of "StatusesEntry") buf curl and Go
+ * clients reject, so the file is written out here.
+ */
+function healthFileDescriptor() {
+  const pkg = ".grpc.health.v1.";
+  const field = (name: string, number: number, type: Type, typeName?: string, label = Label.OPTIONAL) => ({
+    name,
+    number,
+    type,
+    label,
+    typeName,
+  });
+  return create(FileDescriptorProtoSchema, {
+    name: "grpc/health/v1/health.proto",
+    package: "grpc.health.v1",
+    syntax: "proto3",
+    messageType: [
+      { name: "HealthCheckRequest", field: [field("service", 1, Type.STRING)] },
+      {
+        name: "HealthCheckResponse",
+        field: [field("status", 1, Type.ENUM, `${pkg}HealthCheckResponse.ServingStatus`)],
+        enumType: [
+          {
+            name: "ServingStatus",
+            value: ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"].map((name, number) => ({ name, number })),
+          },
+        ],
+      },
+      { name: "HealthListRequest" },
+      {
+        name: "HealthListResponse",
+        field: [field("statuses", 1, Type.MESSAGE, `${pkg}HealthListResponse.StatusesEntry`, Label.REPEATED)],
+        nestedType: [
+          {
+            name: "StatusesEntry",
+            options: { mapEntry: true },
+            field: [field("key", 1, Type.STRING), field("value", 2, Type.MESSAGE, `${pkg}HealthCheckResponse`)],
+          },
+        ],
+      },
+    ],
+    service: [
+      {
+        name: "Health",
+        method: [
+          { name: "Check", inputType: `${pkg}HealthCheckRequest`, outputType: `${pkg}HealthCheckResponse` },
+          { name: "List", inputType: `${pkg}HealthListRequest`, outputType: `${pkg}HealthListResponse` },
+          {
+            name: "Watch",
+            inputType: `${pkg}HealthCheckRequest`,
+            outputType: `${pkg}HealthCheckResponse`,
+            serverStreaming: true,
+          },
+        ],
+      },
+    ],
+  });
+}

@@ -1,0 +1,251 @@
+// The HTTP port (connect-node): Connect JSON and binary, gRPC-Web and gRPC for admins and browsers.
+// Without TLS it speaks HTTP/1.1 and h2c (prior knowledge) on one port: Node's plain-text HTTP/2
+// server ignores allowHTTP1, so each connection is sniffed for the HTTP/2 preface first.
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "./logger.js";
+
+export interface HttpServerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly routes: (router: ConnectRouter) => void;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  /** Largest request message accepted; larger ones are answered ResourceExhausted. */
+  readonly maxMessageBytes: number;
+  readonly log: Logger;
+  /** Connect interceptors for every route. */
+  readonly interceptors?: Interceptor[];
+  /** How long shutdown() lets in-flight requests finish before closing connections; default 10 s. */
+  readonly shutdownTimeoutMs?: number;
+}
+
+export interface HttpServer {
+  readonly port: number;
+  /** Stops accepting, lets in-flight requests finish (bounded), closes every connection. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+// A connection that has not shown its protocol by then is dropped.
+const SNIFF_TIMEOUT_MS = 10_000;
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+/** Starts the connect-node listener. */
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const log = opts.log.child({ listener: "http" });
+  let router: ConnectRouter | undefined;
+  const handler = connectNodeAdapter({
+    routes: (r) => {
+      opts.routes(r);
+      router = r;
+    },
+    readMaxBytes: opts.maxMessageBytes,
+    interceptors: [logInternalErrors(log), ...(opts.interceptors ?? [])],
+  });
+  const allowed = new Map<string, string[]>();
+  for (const h of router?.handlers ?? []) allowed.set(h.requestPath, h.allowedMethods);
+
+  const inFlight = new Set<Response>();
+  const h1Active = new Map<Socket, number>(); // HTTP/1 connection → requests in progress
+  const sockets = new Set<Socket>(); // connections that carry requests (TLS sockets under TLS)
+  const rawSockets = new Set<Socket>(); // every TCP connection, including TLS handshakes in progress
+  const h2Sockets = new WeakSet<Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  let closing = false;
+  let drained: (() => void) | undefined;
+
+  const onRequest = (req: Request, res: Response) => {
+    const started = performance.now();
+    const path = (req.url ?? "").split("?", 1)[0] ?? "";
+    const h1Socket = req.httpVersionMajor === 1 ? (req.socket as Socket) : undefined;
+    inFlight.add(res);
+    if (h1Socket) h1Active.set(h1Socket, (h1Active.get(h1Socket) ?? 0) + 1);
+    if (h1Socket && closing) res.setHeader("connection", "close");
+    res.once("close", () => {
+      inFlight.delete(res);
+      if (h1Socket) {
+        const left = (h1Active.get(h1Socket) ?? 1) - 1;
+        if (left > 0) h1Active.set(h1Socket, left);
+        else h1Active.delete(h1Socket);
+        if (closing && left === 0) h1Socket.end();
+      }
+      // Never the query (Connect GET carries the request message there) nor any header.
+      log.debug("http request", {
+        method: req.method,
+        path,
+        status: res.statusCode,
+        httpVersion: req.httpVersion,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+      if (inFlight.size === 0) drained?.();
+    });
+    // connect-node answers 405 without an Allow header (RFC 9110 requires one).
+    const methods = allowed.get(path);
+    if (methods && !methods.includes(req.method ?? "")) {
+      res.writeHead(405, { allow: methods.join(", "), "content-length": "0" });
+      res.end();
+      return;
+    }
+    handler(req, res);
+  };
+
+  const h2 = opts.tls
+    ? http2.createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, onRequest)
+    : http2.createServer({}, onRequest);
+  h2.on("session", (session: http2.Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    if (closing) session.close();
+  });
+  h2.on("sessionError", (err) => log.debug("http/2 session error", { error: err }));
+
+  let listener: http.Server | http2.Http2SecureServer;
+  if (opts.tls) {
+    listener = h2 as http2.Http2SecureServer;
+    listener.on("connection", (socket: Socket) => track(rawSockets, socket));
+    listener.on("secureConnection", (socket: TLSSocket) => {
+      track(sockets, socket);
+      if (socket.alpnProtocol === "h2") h2Sockets.add(socket);
+    });
+  } else {
+    // The HTTP/1 server is the listener, so that its own connection tracking, headersTimeout and
+    // requestTimeout apply; only its connection handler is put behind the sniffer.
+    const h1 = http.createServer({}, onRequest);
+    const h1ConnectionListeners = h1.listeners("connection") as Array<(socket: Socket) => void>;
+    h1.removeAllListeners("connection");
+    h1.on("connection", (socket: Socket) => {
+      track(sockets, socket);
+      track(rawSockets, socket);
+      sniffProtocol(socket, (protocol) => {
+        if (protocol === undefined) return socket.destroy();
+        if (protocol === "h2") {
+          h2Sockets.add(socket);
+          return h2.emit("connection", socket);
+        }
+        for (const listener of h1ConnectionListeners) listener.call(h1, socket);
+        socket.resume();
+      });
+    });
+    listener = h1;
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(opts.port, opts.host, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  listener.on("error", (err) => log.error("http listener error", { error: err }));
+  const address = listener.address();
+  const port = typeof address === "object" && address ? address.port : opts.port;
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      closing = true;
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      for (const session of sessions) session.close(); // GOAWAY: open streams finish, no new ones
+      for (const socket of sockets) {
+        if (!h2Sockets.has(socket) && !h1Active.has(socket)) socket.destroy(); // idle keep-alive or sniffing
+      }
+      for (const res of inFlight) {
+        if (res instanceof http.ServerResponse && !res.headersSent) res.setHeader("connection", "close");
+      }
+      const deadline = performance.now() + (opts.shutdownTimeoutMs ?? 10_000);
+      const drain = new Promise<void>((resolve) => {
+        drained = resolve;
+        if (inFlight.size === 0) resolve();
+      });
+      const finished = await within(deadline, drain);
+      // Answered connections now end by themselves (Connection: close, GOAWAY); waiting for that
+      // lets the last responses flush instead of being cut off by destroy().
+      if (finished) await within(deadline, Promise.all([...sockets].map(whenClosed)));
+      else log.warn("in-flight requests did not finish in time; closing connections");
+      for (const session of sessions) session.destroy();
+      for (const socket of [...sockets, ...rawSockets]) socket.destroy();
+      await closed;
+    })();
+    return stopping;
+  };
+  return { port, shutdown };
+}
+
+/** Resolves true when `promise` settles before `deadline` (a performance.now() time), else false. */
+async function within(deadline: number, promise: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function whenClosed(socket: Socket): Promise<void> {
+  return socket.closed ? Promise.resolve() : new Promise((resolve) => socket.once("close", () => resolve()));
+}
+
+function track(sockets: Set<Socket>, socket: Socket): void {
+  sockets.add(socket);
+  socket.once("close", () => sockets.delete(socket));
+}
+
+/**
+ * Reads until the first bytes tell the HTTP/2 connection preface from anything else (HTTP/1.x),
+ * then puts the bytes back for the server that takes the socket. Calls `decide` exactly once,
+ * synchronously in the read that decided, so no data event is lost; `undefined` means the peer
+ * went away or stayed silent.
+ */
+export function sniffProtocol(socket: Socket, decide: (protocol: "h2" | "http/1.1" | undefined) => void): void {
+  let head: Buffer = Buffer.alloc(0);
+  const finish = (protocol: "h2" | "http/1.1" | undefined) => {
+    clearTimeout(timer);
+    socket.off("data", onData);
+    socket.off("end", onGone);
+    socket.off("close", onGone);
+    socket.off("error", onGone);
+    if (protocol !== undefined) {
+      socket.pause();
+      socket.unshift(head);
+    }
+    decide(protocol);
+  };
+  const onData = (chunk: Buffer) => {
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+    const n = Math.min(head.length, H2_PREFACE.length);
+    if (!head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) finish("http/1.1");
+    else if (head.length >= H2_PREFACE.length) finish("h2");
+  };
+  const onGone = () => finish(undefined);
+  const timer = setTimeout(onGone, SNIFF_TIMEOUT_MS);
+  socket.on("data", onData);
+  socket.once("end", onGone);
+  socket.once("close", onGone);
+  socket.once("error", onGone);
+}
+
+// connect-node turns any non-ConnectError into "internal error" and keeps the cause to itself;
+// log it here, as the gRPC listener's onError does.
+function logInternalErrors(log: Logger): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (err) {
+      if (!(err instanceof ConnectError)) {
+        log.error("rpc failed", { rpc: `${req.service.typeName}/${req.method.name}`, error: err });
+      }
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,27 @@
+// The hints of all legacy keys, held in memory and reloaded on a timer, so that a token which is
+// neither in our format nor a legacy key's shape is answered without a database query.
+import type { Db } from "../db/database.js";
+import type { Logger } from "../logger.js";
+import { listLegacyHints } from "./legacy-key.repository.js";
+
+export interface LegacyHints {
+  has(hint: string): boolean;
+  /** Reloads now; called after a local import or revoke, and on the timer. */
+  reload(): Promise<void>;
+  stop(): void;
+}
+
+/** Loads the hints and keeps reloading them every `intervalMs`. */
+export async function startLegacyHints(db: Db, intervalMs: number, log: Logger): Promise<LegacyHints> {
+  let hints = new Set(await listLegacyHints(db));
+  const reload = async () => {
+    try {
+      hints = new Set(await listLegacyHints(db));
+    } catch (error) {
+      log.warn("could not reload legacy key hints", { error });
+    }
+  };
+  const timer = setInterval(() => void reload(), intervalMs);
+  timer.unref();
+  return { has: (hint) => hints.has(hint), reload, stop: () => clearInterval(timer) };
+}

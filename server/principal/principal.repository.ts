@@ -1,0 +1,44 @@
+import type { Db } from "../db/database.js";
+import type { PrincipalKind, Role } from "./principal.table.js";
+
+/** The principal owning an active token, with the token's hash; undefined if none. */
+export async function findActiveToken(db: Db, tokenId: string) {
+  return db
+    .selectFrom("principal_tokens as t")
+    .innerJoin("principals as p", "p.id", "t.principal_id")
+    .select(["t.hash", "p.id", "p.kind", "p.workspace_id", "p.role", "p.name"])
+    .where("t.id", "=", tokenId)
+    .where("t.revoked_at", "is", null)
+    .executeTakeFirst();
+}
+
+/** Inserts a principal. */
+export async function insertPrincipal(
+  db: Db,
+  row: { id: string; kind: PrincipalKind; workspace_id: string | null; role: Role | null; name: string },
+): Promise<void> {
+  await db.insertInto("principals").values(row).execute();
+}
+
+/** Inserts a token hash for a principal. */
+export async function insertPrincipalToken(db: Db, row: { id: string; principal_id: string; hash: string }): Promise<void> {
+  await db.insertInto("principal_tokens").values(row).execute();
+}
+
+/** Lists principals, optionally of one workspace. */
+export async function listPrincipals(db: Db, workspaceId?: string) {
+  let query = db.selectFrom("principals").selectAll().orderBy("created_at").orderBy("id");
+  if (workspaceId) query = query.where("workspace_id", "=", workspaceId);
+  return query.execute();
+}
+
+/** Revokes every token of a principal; returns how many were revoked. */
+export async function revokePrincipalTokens(db: Db, principalId: string): Promise<number> {
+  const result = await db
+    .updateTable("principal_tokens")
+    .set({ revoked_at: new Date() })
+    .where("principal_id", "=", principalId)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

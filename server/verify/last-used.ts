@@ -1,0 +1,40 @@
+// Last-used times are collected in memory and written in one statement per table per flush, so
+// verification never writes per request, and a key used once is still recorded at the next flush.
+import { recordLastUsed } from "../api-key/api-key.repository.js";
+import type { Db } from "../db/database.js";
+import type { Logger } from "../logger.js";
+
+export interface LastUsedRecorder {
+  record(table: "api_keys" | "legacy_keys", id: string): void;
+  /** Writes what is buffered; called on a timer and at shutdown. */
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts a recorder that flushes every `intervalMs`. */
+export function createLastUsedRecorder(db: Db, intervalMs: number, log: Logger): LastUsedRecorder {
+  let pending = { api_keys: new Map<string, Date>(), legacy_keys: new Map<string, Date>() };
+  const flush = async () => {
+    const batch = pending;
+    pending = { api_keys: new Map(), legacy_keys: new Map() };
+    try {
+      await recordLastUsed(db, "api_keys", batch.api_keys);
+      await recordLastUsed(db, "legacy_keys", batch.legacy_keys);
+    } catch (error) {
+      log.warn("could not record last-used times; they will be retried", { error });
+      for (const table of ["api_keys", "legacy_keys"] as const) {
+        for (const [id, at] of batch[table]) if (!pending[table].has(id)) pending[table].set(id, at);
+      }
+    }
+  };
+  const timer = setInterval(() => void flush(), intervalMs);
+  timer.unref();
+  return {
+    record: (table, id) => void pending[table].set(id, new Date()),
+    flush,
+    stop: async () => {
+      clearInterval(timer);
+      await flush();
+    },
+  };
+}

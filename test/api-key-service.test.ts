@@ -1,0 +1,219 @@
+// Every ApiKeyService RPC through a real server on random ports, as an owner would use it.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
+import { AuditAction } from "../contract/gen/apikeys/v1/audit_event_pb.js";
+import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { textOf } from "./support/text.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server?.stop());
+
+const owner = () => server.apiKeys(server.principals.owner);
+const service = () => server.apiKeys(server.principals.service);
+
+async function codeOf(promise: Promise<unknown>): Promise<Code | "ok"> {
+  try {
+    await promise;
+    return "ok";
+  } catch (err) {
+    return ConnectError.from(err).code;
+  }
+}
+
+describe("CreateApiKey", () => {
+  it("returns the secret once and metadata without it", async () => {
+    const res = await owner().createApiKey({ name: "  Snowflake prod export ", access: AccessLevel.CUSTOM, scopes: ["reports:export", "orders:read", "orders:read"] });
+    expect(res.secret).toMatch(/^ak_[0-9A-Za-z]{50}$/);
+    expect(res.apiKey?.name).toBe("Snowflake prod export");
+    expect(res.apiKey?.scopes).toEqual(["orders:read", "reports:export"]);
+    expect(res.apiKey?.effectiveScopes).toEqual(["orders:read", "reports:export"]);
+    expect(res.apiKey?.id).toBe(res.secret.slice(3, 15));
+    expect(res.apiKey?.hint).toBe(`ak_${res.apiKey?.id}…${res.secret.slice(-4)}`);
+    expect(res.apiKey?.workspaceId).toBe(server.principals.workspaceId);
+    expect(textOf(await owner().getApiKey({ id: res.apiKey!.id }))).not.toContain(res.secret.slice(15, 47));
+  });
+
+  it("gives a FULL key the whole catalog as effective scopes", async () => {
+    const res = await owner().createApiKey({ name: "Zapier prod sync", access: AccessLevel.FULL });
+    const catalog = (await owner().listScopes({})).scopes.map((s) => s.name);
+    expect(res.apiKey?.scopes).toEqual([]);
+    expect(res.apiKey?.effectiveScopes).toEqual(catalog);
+  });
+
+  it("accepts well-formed client-minted key material and returns no secret", async () => {
+    const { mintToken } = await import("../contract/key-format.js");
+    const material = mintToken("ak");
+    const res = await owner().createApiKey({ name: "Terraform minted", access: AccessLevel.FULL, keyMaterial: material });
+    expect(res.secret).toBe("");
+    expect(res.apiKey?.id).toBe(material.slice(3, 15));
+    expect((await service().verifyApiKey({ key: material })).valid).toBe(true);
+    // Its id is now taken.
+    expect(await codeOf(owner().createApiKey({ name: "Again", access: AccessLevel.FULL, keyMaterial: material }))).toBe(Code.AlreadyExists);
+  });
+});
+
+describe("GetApiKey and ListApiKeys", () => {
+  it("pages through every key newest first without repeats", async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      created.push((await owner().createApiKey({ name: `Paging ${i}`, access: AccessLevel.FULL })).apiKey!.id);
+    }
+    const seen: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await owner().listApiKeys({ pageSize: 2, pageToken });
+      expect(page.apiKeys.length).toBeLessThanOrEqual(2);
+      seen.push(...page.apiKeys.map((k) => k.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(new Set(seen).size).toBe(seen.length);
+    const positions = created.map((id) => seen.indexOf(id));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => b - a)).toEqual(positions);
+  });
+
+  it("returns one key by id", async () => {
+    const { apiKey } = await owner().createApiKey({ name: "Get me", access: AccessLevel.FULL });
+    expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.name).toBe("Get me");
+  });
+});
+
+describe("UpdateApiKey", () => {
+  it("changes only the masked fields, bumps the etag and changes the next verification", async () => {
+    const { apiKey, secret } = await owner().createApiKey({ name: "Looker staging", access: AccessLevel.CUSTOM, scopes: ["orders:read"] });
+    expect((await service().verifyApiKey({ key: secret, requiredScopes: ["orders:write"] })).status).toBe(VerificationStatus.INSUFFICIENT_SCOPE);
+    const res = await owner().updateApiKey({
+      apiKey: { id: apiKey!.id, name: "ignored", scopes: ["orders:read", "orders:write"], etag: apiKey!.etag },
+      updateMask: { paths: ["scopes"] },
+    });
+    expect(res.apiKey?.name).toBe("Looker staging");
+    expect(res.apiKey?.scopes).toEqual(["orders:read", "orders:write"]);
+    expect(res.apiKey?.etag).not.toBe(apiKey!.etag);
+    expect((await service().verifyApiKey({ key: secret, requiredScopes: ["orders:write"] })).valid).toBe(true);
+  });
+
+  it("refuses a stale etag with Aborted and changes nothing", async () => {
+    const { apiKey } = await owner().createApiKey({ name: "Stale", access: AccessLevel.FULL });
+    await owner().updateApiKey({ apiKey: { id: apiKey!.id, name: "First" }, updateMask: { paths: ["name"] } });
+    const code = await codeOf(owner().updateApiKey({ apiKey: { id: apiKey!.id, name: "Second", etag: apiKey!.etag }, updateMask: { paths: ["name"] } }));
+    expect(code).toBe(Code.Aborted);
+    expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.name).toBe("First");
+  });
+
+  it("switching to FULL clears granted scopes; switching to CUSTOM needs scopes", async () => {
+    const { apiKey } = await owner().createApiKey({ name: "Switch", access: AccessLevel.CUSTOM, scopes: ["orders:read"] });
+    const full = await owner().updateApiKey({ apiKey: { id: apiKey!.id, access: AccessLevel.FULL }, updateMask: { paths: ["access"] } });
+    expect(full.apiKey?.scopes).toEqual([]);
+    expect(await codeOf(owner().updateApiKey({ apiKey: { id: apiKey!.id, access: AccessLevel.CUSTOM }, updateMask: { paths: ["access"] } }))).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("DeleteApiKey", () => {
+  it("when the key is deleted, then it stops verifying and disappears from reads", async () => {
+    const { apiKey, secret } = await owner().createApiKey({ name: "Delete me", access: AccessLevel.FULL });
+    expect((await service().verifyApiKey({ key: secret })).valid).toBe(true);
+    await owner().deleteApiKey({ id: apiKey!.id });
+    expect((await service().verifyApiKey({ key: secret })).status).toBe(VerificationStatus.REVOKED);
+    expect(await codeOf(owner().getApiKey({ id: apiKey!.id }))).toBe(Code.NotFound);
+    expect((await owner().listApiKeys({ pageSize: 1000 })).apiKeys.map((k) => k.id)).not.toContain(apiKey!.id);
+    expect(await codeOf(owner().deleteApiKey({ id: apiKey!.id }))).toBe(Code.NotFound);
+  });
+
+  it("with a stale etag, refuses and keeps the key", async () => {
+    const { apiKey } = await owner().createApiKey({ name: "Keep me", access: AccessLevel.FULL });
+    expect(await codeOf(owner().deleteApiKey({ id: apiKey!.id, etag: '"999"' }))).toBe(Code.Aborted);
+    expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.name).toBe("Keep me");
+  });
+});
+
+describe("RotateApiKey", () => {
+  it("without grace, the old secret stops at once and the new one verifies", async () => {
+    const { apiKey, secret: oldSecret } = await owner().createApiKey({ name: "Rotate now", access: AccessLevel.FULL });
+    const rotated = await owner().rotateApiKey({ id: apiKey!.id });
+    expect(rotated.apiKey?.id).toBe(apiKey!.id);
+    expect(rotated.secret).not.toBe(oldSecret);
+    expect(rotated.secret.slice(3, 15)).toBe(apiKey!.id);
+    expect((await service().verifyApiKey({ key: rotated.secret })).valid).toBe(true);
+    expect((await service().verifyApiKey({ key: oldSecret })).valid).toBe(false);
+  });
+
+  it("with a grace period, both secrets verify until it ends, then the old one is expired", async () => {
+    const { apiKey, secret: oldSecret } = await owner().createApiKey({ name: "Rotate gently", access: AccessLevel.FULL });
+    const rotated = await owner().rotateApiKey({ id: apiKey!.id, gracePeriod: durationFromMs(1500) });
+    expect(rotated.apiKey?.previousSecretExpireTime).toBeDefined();
+    expect((await service().verifyApiKey({ key: oldSecret })).valid).toBe(true);
+    expect((await service().verifyApiKey({ key: rotated.secret })).valid).toBe(true);
+    await new Promise((r) => setTimeout(r, 1600));
+    expect((await service().verifyApiKey({ key: oldSecret })).status).toBe(VerificationStatus.EXPIRED);
+    expect((await service().verifyApiKey({ key: rotated.secret })).valid).toBe(true);
+  });
+
+  it("refuses a grace period over 24 hours", async () => {
+    const { apiKey } = await owner().createApiKey({ name: "Too gentle", access: AccessLevel.FULL });
+    expect(await codeOf(owner().rotateApiKey({ id: apiKey!.id, gracePeriod: durationFromMs(25 * 3600_000) }))).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("VerifyApiKey", () => {
+  it("answers each outcome with its status and details only for found keys", async () => {
+    const { apiKey, secret } = await owner().createApiKey({ name: "Verify", access: AccessLevel.CUSTOM, scopes: ["orders:read"] });
+    const valid = await service().verifyApiKey({ key: secret, requiredScopes: ["orders:read"] });
+    expect(valid).toMatchObject({ valid: true, status: VerificationStatus.VALID, keyId: apiKey!.id, workspaceId: server.principals.workspaceId, access: AccessLevel.CUSTOM, scopes: ["orders:read"], legacy: false });
+    const lacking = await service().verifyApiKey({ key: secret, requiredScopes: ["orders:read", "customers:read"] });
+    expect(lacking).toMatchObject({ valid: false, status: VerificationStatus.INSUFFICIENT_SCOPE, missingScopes: ["customers:read"] });
+    const malformed = await service().verifyApiKey({ key: secret.slice(0, -1) + (secret.endsWith("a") ? "b" : "a") });
+    expect(malformed).toMatchObject({ valid: false, status: VerificationStatus.MALFORMED, keyId: "" });
+    const { mintToken } = await import("../contract/key-format.js");
+    expect((await service().verifyApiKey({ key: mintToken("ak") })).status).toBe(VerificationStatus.NOT_FOUND);
+    const wrongSecret = mintToken("ak", apiKey!.id);
+    expect(await service().verifyApiKey({ key: wrongSecret })).toMatchObject({ status: VerificationStatus.NOT_FOUND, keyId: "" });
+  });
+
+  it("upgrades a hash made with older argon2 parameters after a successful check", async () => {
+    const { apiKey, secret } = await owner().createApiKey({ name: "Old hash", access: AccessLevel.FULL });
+    const argon2 = (await import("argon2")).default;
+    const old = await argon2.hash(secret, { type: argon2.argon2id, memoryCost: 2048, timeCost: 3, parallelism: 1 });
+    await server.app.db.updateTable("api_keys").set({ hash: old }).where("id", "=", apiKey!.id).execute();
+    expect((await service().verifyApiKey({ key: secret })).valid).toBe(true);
+    const current = `m=${server.config.argon2.memoryCost},t=${server.config.argon2.timeCost},p=${server.config.argon2.parallelism}`;
+    await expect
+      .poll(async () => (await server.app.db.selectFrom("api_keys").select("hash").where("id", "=", apiKey!.id).executeTakeFirstOrThrow()).hash)
+      .toContain(current);
+    expect((await service().verifyApiKey({ key: secret })).valid).toBe(true);
+  });
+
+  it("records last use in a batch shortly after", async () => {
+    const { apiKey, secret } = await owner().createApiKey({ name: "Used once", access: AccessLevel.FULL });
+    expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.lastUsedTime).toBeUndefined();
+    await service().verifyApiKey({ key: secret });
+    await expect.poll(async () => (await owner().getApiKey({ id: apiKey!.id })).apiKey?.lastUsedTime, { timeout: 5000 }).toBeDefined();
+  });
+});
+
+describe("ListAuditEvents", () => {
+  it("records create, update, rotate and delete with actor and changes, never a secret", async () => {
+    const { apiKey, secret } = await owner().createApiKey({ name: "Audited", access: AccessLevel.CUSTOM, scopes: ["orders:read"] });
+    await owner().updateApiKey({ apiKey: { id: apiKey!.id, name: "Audited v2" }, updateMask: { paths: ["name"] } });
+    const rotated = await owner().rotateApiKey({ id: apiKey!.id });
+    await owner().deleteApiKey({ id: apiKey!.id });
+    const { events } = await owner().listAuditEvents({ apiKeyId: apiKey!.id });
+    expect(events.map((e) => e.action)).toEqual([AuditAction.DELETE, AuditAction.ROTATE, AuditAction.UPDATE, AuditAction.CREATE]);
+    expect(events.every((e) => e.actorName === "Olivia Owner" && e.workspaceId === server.principals.workspaceId)).toBe(true);
+    expect(events[2]?.changes).toEqual([expect.objectContaining({ field: "name", oldValue: '"Audited"', newValue: '"Audited v2"' })]);
+    const text = textOf(events);
+    for (const s of [secret, rotated.secret]) expect(text).not.toContain(s.slice(15, 47));
+  });
+
+  it("pages with a token", async () => {
+    const first = await owner().listAuditEvents({ pageSize: 1 });
+    expect(first.events).toHaveLength(1);
+    const second = await owner().listAuditEvents({ pageSize: 1, pageToken: first.nextPageToken });
+    expect(Number(second.events[0]?.id)).toBeLessThan(Number(first.events[0]?.id));
+  });
+});

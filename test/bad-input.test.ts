@@ -1,0 +1,117 @@
+// Bad input gets InvalidArgument with field violations that say what to fix, loses nothing, and
+// the server keeps serving. Malformed and oversized bodies get the protocol's code.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
+import { BadRequestSchema } from "../contract/gen/google/rpc/error_details_pb.js";
+import { mintToken } from "../contract/key-format.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
+
+const run = promisify(execFile);
+let server: TestServer;
+let keyId: string;
+beforeAll(async () => {
+  server = await startTestServer();
+  keyId = (await server.apiKeys(server.principals.owner).createApiKey({ name: "Existing", access: AccessLevel.FULL })).apiKey!.id;
+});
+afterAll(() => server?.stop());
+
+const validMaterial = () => mintToken("ak");
+const typo = (t: string) => `${t.slice(0, 20)}${t[20] === "a" ? "b" : "a"}${t.slice(21)}`;
+
+// Calls run lazily: the server starts after the table is built.
+const owner = () => server.apiKeys(server.principals.owner);
+const create = (req: Parameters<ReturnType<typeof owner>["createApiKey"]>[0]) => owner().createApiKey({ name: "Valid", access: AccessLevel.FULL, ...req });
+type Case = [what: string, call: () => Promise<unknown>, field: string, mentions: string];
+const cases: Case[] = [
+  ["an empty name", () => create({ name: "" }), "name", "must not be empty"],
+  ["a blank name", () => create({ name: "   \t " }), "name", "must not be empty"],
+  ["a 101-character name", () => create({ name: "x".repeat(101) }), "name", "at most 100"],
+  ["a name with a newline", () => create({ name: "Line\nbreak" }), "name", "control characters"],
+  ["a name with a bell character", () => create({ name: "Ding\u0007" }), "name", "control characters"],
+  ["no access level", () => create({ access: AccessLevel.UNSPECIFIED }), "access", "ACCESS_LEVEL_CUSTOM"],
+  ["an unknown access level", () => create({ access: 7 as AccessLevel }), "access", "ACCESS_LEVEL_FULL"],
+  ["CUSTOM without scopes", () => create({ access: AccessLevel.CUSTOM }), "scopes", "at least one scope"],
+  ["FULL with scopes", () => create({ scopes: ["orders:read"] }), "scopes", "must be empty for ACCESS_LEVEL_FULL"],
+  ["an unknown scope", () => create({ access: AccessLevel.CUSTOM, scopes: ["orders:read", "ordres:read"] }), "scopes[1]", '"ordres:read"; valid scopes: '],
+  ["300 scopes", () => create({ access: AccessLevel.CUSTOM, scopes: Array.from({ length: 300 }, (_, i) => `s${i}`) }), "scopes", "at most 200"],
+  ["key material with another prefix", () => create({ keyMaterial: validMaterial().replace(/^ak_/, "sk_") }), "key_material", 'start with "ak_"'],
+  ["truncated key material", () => create({ keyMaterial: validMaterial().slice(0, -2) }), "key_material", "exactly 50 characters"],
+  ["key material with a typo", () => create({ keyMaterial: typo(validMaterial()) }), "key_material", "checksum"],
+  ["key material with a symbol", () => create({ keyMaterial: validMaterial().replace(/.$/, "!") }), "key_material", "base62"],
+  ["an update without a mask", () => owner().updateApiKey({ apiKey: { id: keyId, name: "New" } }), "update_mask", "is required"],
+  ["an update of a read-only field", () => owner().updateApiKey({ apiKey: { id: keyId }, updateMask: { paths: ["hint"] } }), "update_mask", 'cannot update "hint"'],
+  ["an update without an id", () => owner().updateApiKey({ apiKey: { name: "New" }, updateMask: { paths: ["name"] } }), "api_key.id", "is required"],
+  ["an update to a blank name", () => owner().updateApiKey({ apiKey: { id: keyId, name: " " }, updateMask: { paths: ["name"] } }), "api_key.name", "must not be empty"],
+  ["a negative page size", () => owner().listApiKeys({ pageSize: -1 }), "page_size", "from 1 to 1000"],
+  ["a huge page size", () => owner().listApiKeys({ pageSize: 5000 }), "page_size", "from 1 to 1000"],
+  ["a forged page token", () => owner().listApiKeys({ pageToken: "not-a-token" }), "page_token", "previous response"],
+  ["a forged audit page token", () => owner().listAuditEvents({ pageToken: Buffer.from('{"id":"x; drop"}').toString("base64url") }), "page_token", "previous response"],
+  ["a negative grace period", () => owner().rotateApiKey({ id: keyId, gracePeriod: durationFromMs(-1000) }), "grace_period", "24 hours"],
+  ["rotation material of another key", () => owner().rotateApiKey({ id: keyId, keyMaterial: validMaterial() }), "key_material", "must carry the id of the key being rotated"],
+  ["a support call without a workspace", () => server.support(server.principals.support).getLegacyKey({}), "workspace_id", "is required"],
+];
+
+describe("bad input", () => {
+  it.each(cases)("%s → InvalidArgument with a field violation", async (_what, call, field, mentions) => {
+    const err = await call().then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(Code.InvalidArgument);
+    const violations = err!.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
+    const violation = violations.find((v) => v.field === field);
+    expect(violation, `violations: ${JSON.stringify(violations)}`).toBeDefined();
+    expect(violation!.description).toContain(mentions);
+    expect(err!.rawMessage).toContain(field);
+  });
+
+  it("names every problem of a request at once", async () => {
+    const err = await server
+      .apiKeys(server.principals.owner)
+      .createApiKey({ name: "", access: AccessLevel.CUSTOM, scopes: ["nope:x"] })
+      .catch((e: unknown) => ConnectError.from(e));
+    const fields = (err as ConnectError).findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
+    expect(fields).toEqual(["name", "scopes[0]"]);
+  });
+
+  it("loses nothing: rejected requests leave the keys as they were", async () => {
+    const before = await owner().getApiKey({ id: keyId });
+    await owner().updateApiKey({ apiKey: { id: keyId, name: "" }, updateMask: { paths: ["name"] } }).catch(() => undefined);
+    await owner().rotateApiKey({ id: keyId, gracePeriod: durationFromMs(-1) }).catch(() => undefined);
+    expect((await owner().getApiKey({ id: keyId })).apiKey).toEqual(before.apiKey);
+  });
+});
+
+describe("malformed requests over HTTP", () => {
+  const curl = async (path: string, args: string[]) => {
+    const { stdout } = await run("curl", ["-sS", "-w", "\n%{http_code}", ...args, `${server.httpUrl}${path}`]);
+    const lines = stdout.trimEnd().split("\n");
+    return { status: Number(lines.pop()), body: lines.join("\n") };
+  };
+  const auth = () => ["-H", `authorization: Bearer ${server.principals.owner}`];
+  const route = "/apikeys.v1.ApiKeyService/CreateApiKey";
+
+  it.each([
+  ["broken JSON", ["-H", "content-type: application/json", "--data", '{"name": '], 400, "invalid_argument"],
+  ["a wrong JSON type", ["-H", "content-type: application/json", "--data", '{"name": 5}'], 400, "invalid_argument"],
+  ["an unknown JSON field", ["-H", "content-type: application/json", "--data", '{"nmae": "x"}'], 400, "invalid_argument"],
+  ["garbage protobuf", ["-H", "content-type: application/proto", "--data-binary", "\u00ff\u00ff\u00ff\u00ff"], 400, "invalid_argument"],
+  ["a body over the size limit", ["-H", "content-type: application/json", "--data", JSON.stringify({ name: "x".repeat(70_000) })], 429, "resource_exhausted"],
+  ])("%s → %i %s, and the server keeps serving", async (_what, args, status, code) => {
+    const res = await curl(route, [...auth(), ...(args as string[])]);
+    expect(res.status).toBe(status);
+    expect(JSON.parse(res.body).code).toBe(code);
+    const again = await server.apiKeys(server.principals.owner).listScopes({});
+    expect(again.scopes.length).toBeGreaterThan(0);
+  });
+
+  it("an unknown route is 404 and a GET on a POST route is 405", async () => {
+    expect((await curl("/apikeys.v1.ApiKeyService/Nope", [...auth(), "-H", "content-type: application/json", "--data", "{}"])).status).toBe(404);
+    expect((await curl("/nothing/here", [])).status).toBe(404);
+    expect((await curl(route, ["-X", "GET"])).status).toBe(405);
+  });
+});

@@ -1,0 +1,75 @@
+// The apikeys CLI: bootstrap prints the first owner's token once, alone on stdout, and the other
+// commands mint working tokens and explain their mistakes.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDatabase } from "../server/db/database.js";
+import { createTestDatabase, type TestDatabase } from "./support/database.js";
+import { startTestServer, TEST_ARGON2_ENV, type TestServer } from "./support/test-server.js";
+
+const exec = promisify(execFile);
+let database: TestDatabase;
+let server: TestServer;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.stop();
+  await database?.drop();
+});
+
+function cli(args: string[], url = database.url) {
+  return exec("bin/apikeys", args, { env: { ...process.env, DATABASE_URL: url, ...TEST_ARGON2_ENV, APIKEYS_LOG_LEVEL: "warn" } }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+  );
+}
+
+describe("apikeys CLI", () => {
+  it("bootstrap migrates, creates the first workspace and owner, and prints only the token on stdout", async () => {
+    const res = await cli(["bootstrap", "--workspace", "Acme", "--owner", "ada@example.com"]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^akp_[0-9A-Za-z]{50}\n$/);
+    expect(res.stderr).toMatch(/created workspace ws_\w{12} and its owner pr_\w{12}/);
+    const db = createDatabase(database.url, 1);
+    try {
+      const owner = await db.selectFrom("principals").selectAll().executeTakeFirstOrThrow();
+      expect(owner).toMatchObject({ kind: "member", role: "owner", name: "ada@example.com" });
+      const hashes = await db.selectFrom("principal_tokens").select("hash").execute();
+      expect(hashes.map((h) => h.hash).join()).not.toContain(res.stdout.trim().slice(16, 48));
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it("bootstrap refuses to run twice", async () => {
+    const res = await cli(["bootstrap", "--workspace", "Again", "--owner", "bob"]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("already bootstrapped; use `apikeys workspaces add`");
+  });
+
+  it("members add mints a token that works against the server with the given role", async () => {
+    const res = await cli(["members", "add", "--workspace", server.principals.workspaceId, "--name", "Mia", "--role", "member"], server.app.databaseUrl);
+    expect(res.code).toBe(0);
+    const token = res.stdout.trim();
+    expect((await server.apiKeys(token).listScopes({})).scopes.length).toBeGreaterThan(0);
+    await expect(server.apiKeys(token).listApiKeys({})).rejects.toThrow(/only workspace owners and admins/);
+  });
+
+  it("explains a missing option and an unknown command with exit code 2", async () => {
+    const missing = await cli(["members", "add", "--workspace", "ws_x", "--name", "x"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("missing --role");
+    const unknown = await cli(["frobnicate"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    expect(unknown.stderr).toContain("usage: apikeys");
+  });
+
+  it("refuses an invalid configuration, naming the variable", async () => {
+    const res = await exec("bin/apikeys", ["scopes", "list"], { env: { ...process.env, APIKEYS_KEY_PREFIX: "Bad-Prefix" } }).catch((e: { code: number; stderr: string }) => e);
+    expect((res as { code: number }).code).toBe(2);
+    expect((res as { stderr: string }).stderr).toContain("APIKEYS_KEY_PREFIX must be");
+  });
+});

@@ -1,0 +1,127 @@
+import { chmod, mkdtemp, readlink, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../server/db/embedded-postgres.js";
+import { createLogger } from "../server/logger.js";
+import { createTestDatabase } from "./support/database.js";
+
+const log = createLogger("warn");
+const isRoot = process.getuid?.() === 0;
+
+// Undone after each test, last first: clusters stop before their folders are removed.
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function tempDir(mode: number): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "apikeys-pg-test-"));
+  await chmod(dir, mode);
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function start(dataDir: string, port?: number): Promise<EmbeddedPostgres> {
+  const postgres = await startEmbeddedPostgres({ dataDir, port, log });
+  cleanups.push(() => postgres.stop());
+  return postgres;
+}
+
+async function query<R extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe("startEmbeddedPostgres", () => {
+  it("when started in an empty folder, then the apikeys database answers queries on 127.0.0.1 only", async () => {
+    const dataDir = path.join(await tempDir(0o755), "pg");
+
+    const postgres = await start(dataDir);
+
+    expect(postgres.dataDir).toBe(dataDir);
+    expect(new URL(postgres.url).hostname).toBe("127.0.0.1");
+    const [row] = await query<{ db: string; listen: string; answer: number }>(
+      postgres.url,
+      "SELECT current_database() AS db, current_setting('listen_addresses') AS listen, 6 * 7 AS answer",
+    );
+    expect(row).toEqual({ db: "apikeys", listen: "127.0.0.1", answer: 42 });
+  });
+
+  it("when stopped and started again on the same folder, then rows written before are still there", async () => {
+    const dataDir = path.join(await tempDir(0o755), "pg");
+    const first = await start(dataDir);
+    await query(first.url, "CREATE TABLE notes (body text NOT NULL)");
+    await query(first.url, "INSERT INTO notes (body) VALUES ($1)", ["survives a restart"]);
+    await first.stop();
+
+    const second = await start(dataDir);
+
+    expect(second.dataDir).toBe(first.dataDir);
+    const rows = await query<{ body: string }>(second.url, "SELECT body FROM notes");
+    expect(rows).toEqual([{ body: "survives a restart" }]);
+  });
+
+  it("when stopped, then it no longer accepts connections", async () => {
+    const postgres = await start(path.join(await tempDir(0o755), "pg"));
+
+    await postgres.stop();
+
+    await expect(query(postgres.url, "SELECT 1")).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("when the requested port is taken, then starting fails with postgres's reason", async () => {
+    const dataDir = path.join(await tempDir(0o755), "pg");
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => blocker.close(resolve)));
+    const address = blocker.address();
+    if (typeof address !== "object" || !address) throw new Error("no port");
+
+    await expect(start(dataDir, address.port)).rejects.toThrow(/could not bind|Address already in use/);
+  });
+
+  it.runIf(isRoot)(
+    "when root asks for a folder the postgres user cannot reach, then the cluster lives elsewhere behind a symlink and is found again",
+    async () => {
+      const requested = path.join(await tempDir(0o700), "data");
+
+      const first = await start(requested);
+      cleanups.splice(1, 0, () => rm(first.dataDir, { recursive: true, force: true }));
+      await query(first.url, "CREATE TABLE notes (body text NOT NULL)");
+      await query(first.url, "INSERT INTO notes (body) VALUES ('relocated')");
+      await first.stop();
+      const second = await start(requested);
+
+      expect(first.dataDir).not.toBe(requested);
+      expect(first.dataDir.startsWith("/var/lib/apikeys/")).toBe(true);
+      expect(await readlink(requested)).toBe(first.dataDir);
+      expect(second.dataDir).toBe(first.dataDir);
+      expect(await query(second.url, "SELECT body FROM notes")).toEqual([{ body: "relocated" }]);
+    },
+  );
+});
+
+describe("createTestDatabase", () => {
+  it("when two are created, then each is a distinct empty database, and dropping removes it", async () => {
+    const a = await createTestDatabase();
+    const b = await createTestDatabase();
+    cleanups.push(() => a.drop(), () => b.drop());
+
+    const [nameA] = await query<{ name: string }>(a.url, "SELECT current_database() AS name");
+    const [nameB] = await query<{ name: string }>(b.url, "SELECT current_database() AS name");
+    const tables = await query(a.url, "SELECT 1 FROM pg_tables WHERE schemaname = 'public'");
+    await a.drop();
+
+    expect(nameA?.name).not.toBe(nameB?.name);
+    expect(tables).toEqual([]);
+    await expect(query(a.url, "SELECT 1")).rejects.toThrow(/does not exist/);
+  });
+});

@@ -1,0 +1,28 @@
+import argon2 from "argon2";
+import { describe, expect, it } from "vitest";
+import { loadConfig, OWASP_ARGON2 } from "../server/config.js";
+import { createHasher } from "../server/hashing.js";
+
+describe("hashing", () => {
+  it("defaults to argon2id at OWASP's minimum cost", async () => {
+    const config = loadConfig({});
+    expect(config.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    const hash = await createHasher(config.argon2).hash("ak_example");
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+
+  it("verifies the right secret only and treats a corrupt hash as a mismatch", async () => {
+    const hasher = createHasher(OWASP_ARGON2);
+    const hash = await hasher.hash("right");
+    expect(await hasher.verify(hash, "right")).toBe(true);
+    expect(await hasher.verify(hash, "wrong")).toBe(false);
+    expect(await hasher.verify("$argon2id$garbage", "right")).toBe(false);
+  });
+
+  it("recognises a hash made with older parameters", async () => {
+    const old = await argon2.hash("secret", { type: argon2.argon2id, memoryCost: 4096, timeCost: 1, parallelism: 1 });
+    const hasher = createHasher(OWASP_ARGON2);
+    expect(hasher.needsRehash(old)).toBe(true);
+    expect(hasher.needsRehash(await hasher.hash("secret"))).toBe(false);
+  });
+});

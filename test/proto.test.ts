@@ -1,0 +1,37 @@
+// The API contract: buf lint passes, and the committed generated code matches the .proto files.
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const buf = path.resolve("node_modules/.bin/buf");
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+}
+
+describe("proto", () => {
+  it("passes buf lint (STANDARD and COMMENTS)", async () => {
+    const { stdout, stderr } = await run(buf, ["lint"]);
+    expect(stdout + stderr).toBe("");
+  });
+
+  it("generated code in contract/gen is current: run `npm run generate` after changing proto/", async () => {
+    const out = await mkdtemp(path.join(tmpdir(), "apikeys-gen-"));
+    try {
+      await run(buf, ["generate", "--output", out]);
+      const fresh = path.join(out, "contract/gen");
+      const files = await listFiles(fresh);
+      expect(files).toEqual(await listFiles("contract/gen"));
+      for (const file of files) {
+        expect(await readFile(path.join("contract/gen", file), "utf8"), file).toBe(await readFile(path.join(fresh, file), "utf8"));
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,68 @@
+// `apikeys serve` as a newcomer runs it: no DATABASE_URL starts the embedded Postgres, whose data
+// survives a restart; SIGTERM lets in-flight calls finish and stops cleanly.
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
+import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { startServeProcess } from "./support/serve-process.js";
+import { TEST_ARGON2_ENV } from "./support/test-server.js";
+
+const exec = promisify(execFile);
+let dataDir: string;
+beforeAll(async () => {
+  const root = await mkdtemp(path.join(tmpdir(), "apikeys-serve-"));
+  await chmod(root, 0o755); // as root, the postgres user must reach the cluster folder
+  dataDir = path.join(root, "data");
+});
+afterAll(() => rm(path.dirname(dataDir), { recursive: true, force: true }));
+
+const env = () => ({ APIKEYS_DATA_DIR: dataDir, DATABASE_URL: "", ...TEST_ARGON2_ENV });
+const client = (port: number, token: string) =>
+  createClient(
+    ApiKeyService,
+    createConnectTransport({
+      baseUrl: `http://127.0.0.1:${port}`,
+      httpVersion: "1.1",
+      interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
+    }),
+  );
+
+describe("apikeys serve on the embedded Postgres", () => {
+  it("says where its data lives, keeps it across a restart, and stops cleanly on SIGTERM", async () => {
+    const first = await startServeProcess(env());
+    expect(first.output()).toContain("DATABASE_URL is not set: using the embedded Postgres");
+    expect(first.output()).toContain(`"dataDir":"${path.join(dataDir, "postgres")}"`);
+    // The CLI joins the running server's embedded Postgres.
+    const { stdout: token } = await exec("bin/apikeys", ["bootstrap", "--workspace", "Acme", "--owner", "ada"], { env: { ...process.env, ...env() } });
+    const created = await client(first.httpPort, token.trim()).createApiKey({ name: "Survives restarts", access: AccessLevel.FULL });
+    expect(await first.stop()).toBe(0);
+    expect(first.output()).toContain('"msg":"stopped"');
+
+    const second = await startServeProcess(env());
+    try {
+      const { apiKeys } = await client(second.httpPort, token.trim()).listApiKeys({});
+      expect(apiKeys.map((k) => k.id)).toEqual([created.apiKey!.id]);
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  });
+
+  it("on SIGTERM, an in-flight call still gets its answer", async () => {
+    const server = await startServeProcess({ ...env(), APIKEYS_ARGON2_MEMORY_KIB: "65536", APIKEYS_ARGON2_ITERATIONS: "8" });
+    const { stdout: token } = await exec("bin/apikeys", ["workspaces", "add", "--name", "Globex", "--owner", "oscar"], { env: { ...process.env, ...env() } });
+    // Authentication and creation each hash with a deliberately slow argon2: the call is in flight.
+    const inFlight = client(server.httpPort, token.trim()).createApiKey({ name: "In flight", access: AccessLevel.FULL });
+    await new Promise((r) => setTimeout(r, 50));
+    const stopped = server.stop();
+    const res = await inFlight;
+    expect(res.secret).toMatch(/^ak_/);
+    expect(await stopped).toBe(0);
+    expect(server.output()).toContain("shutting down: finishing in-flight calls");
+  });
+});

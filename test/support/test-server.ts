@@ -1,0 +1,98 @@
+// A real server for one test file: a fresh migrated database, both listeners on random ports,
+// the principals of a small deployment, and its log lines kept for inspection.
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { ApiKeyService } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { SupportService } from "../../contract/gen/apikeys/v1/support_service_pb.js";
+import { startApp, type App } from "../../server/app.js";
+import { loadConfig, type Config } from "../../server/config.js";
+import { createHasher } from "../../server/hashing.js";
+import { createLogger } from "../../server/logger.js";
+import { addPrincipal, createWorkspaceWithOwner } from "../../server/principal/principal.admin.js";
+import { createTestDatabase } from "./database.js";
+
+/** Every kind of caller the authorization rules distinguish, with a valid token each. */
+export interface Principals {
+  readonly workspaceId: string;
+  readonly otherWorkspaceId: string;
+  readonly owner: string;
+  readonly admin: string;
+  readonly member: string;
+  /** A verifying service allowed for every workspace. */
+  readonly service: string;
+  readonly support: string;
+  /** Owner of the other workspace. */
+  readonly otherOwner: string;
+}
+
+export interface TestServer {
+  readonly app: App;
+  readonly config: Config;
+  readonly principals: Principals;
+  /** Every log line the server wrote. */
+  readonly logs: string[];
+  readonly httpUrl: string;
+  readonly grpcAddress: string;
+  /** Connect JSON clients over HTTP/1.1 for a token (no header when token is undefined). */
+  apiKeys(token: string | undefined): Client<typeof ApiKeyService>;
+  support(token: string | undefined): Client<typeof SupportService>;
+  transport(token: string | undefined): Transport;
+  stop(): Promise<void>;
+}
+
+// Cheap argon2 keeps the suite fast; the default (OWASP) cost has its own test.
+export const TEST_ARGON2_ENV = { APIKEYS_ARGON2_MEMORY_KIB: "1024", APIKEYS_ARGON2_ITERATIONS: "1" };
+
+/** Starts a server on a fresh database; `env` overrides configuration. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    APIKEYS_GRPC_PORT: "0",
+    APIKEYS_HTTP_PORT: "0",
+    APIKEYS_LOG_LEVEL: "debug",
+    APIKEYS_LAST_USED_FLUSH_MS: "100",
+    APIKEYS_LEGACY_REFRESH_MS: "100",
+    ...TEST_ARGON2_ENV,
+    ...env,
+  });
+  const logs: string[] = [];
+  const app = await startApp(config, createLogger("debug", {}, (line) => void logs.push(line)));
+  const hasher = createHasher(config.argon2);
+  const a = await createWorkspaceWithOwner(app.db, hasher, { name: "Acme", ownerName: "Olivia Owner" });
+  const workspaceId = a.workspaceId!;
+  const b = await createWorkspaceWithOwner(app.db, hasher, { name: "Globex", ownerName: "Oscar Other" });
+  const principals: Principals = {
+    workspaceId,
+    otherWorkspaceId: b.workspaceId!,
+    owner: a.token,
+    admin: (await addPrincipal(app.db, hasher, { kind: "member", role: "admin", name: "Ada Admin", workspaceId })).token,
+    member: (await addPrincipal(app.db, hasher, { kind: "member", role: "member", name: "Max Member", workspaceId })).token,
+    service: (await addPrincipal(app.db, hasher, { kind: "service", name: "api-gateway" })).token,
+    support: (await addPrincipal(app.db, hasher, { kind: "support", name: "Sam Support" })).token,
+    otherOwner: b.token,
+  };
+  const httpUrl = `http://127.0.0.1:${app.httpPort}`;
+  const transport = (token: string | undefined) => {
+    const auth: Interceptor = (next) => (req) => {
+      if (token !== undefined) req.header.set("authorization", `Bearer ${token}`);
+      return next(req);
+    };
+    return createConnectTransport({ baseUrl: httpUrl, httpVersion: "1.1", interceptors: [auth] });
+  };
+  return {
+    app,
+    config,
+    principals,
+    logs,
+    httpUrl,
+    grpcAddress: `127.0.0.1:${app.grpcPort}`,
+    apiKeys: (token) => createClient(ApiKeyService, transport(token)),
+    support: (token) => createClient(SupportService, transport(token)),
+    transport,
+    stop: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
