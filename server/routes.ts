@@ -2,6 +2,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { SupportService } from "../contract/gen/apikeys/v1/support_service_pb.js";
+import { reportDecodeErrorsAsInvalidArgument } from "./decode-errors.js";
 import { createApiKeyService, type ApiKeyServiceDeps } from "./api-key/api-key.service.js";
 import type { Db } from "./db/database.js";
 import { createSupportService } from "./legacy/support.service.js";
@@ -29,5 +30,6 @@ export function createRoutes(services: ReturnType<typeof createServices>) {
   return (router: ConnectRouter) => {
     router.service(services[0].service, services[0].impl);
     router.service(services[1].service, services[1].impl);
+    reportDecodeErrorsAsInvalidArgument(router);
   };
 }

@@ -109,9 +109,23 @@ describe("malformed requests over HTTP", () => {
     expect(again.scopes.length).toBeGreaterThan(0);
   });
 
-  it("an unknown route is 404 and a GET on a POST route is 405", async () => {
+  it.each([
+    ["gRPC over h2c", ["--http2-prior-knowledge", "-H", "content-type: application/grpc", "-H", "te: trailers"]],
+    ["gRPC-Web", ["-H", "content-type: application/grpc-web+proto"]],
+  ])("garbage protobuf over %s → grpc-status 3 (INVALID_ARGUMENT)", async (_what, args) => {
+    // One uncompressed envelope whose 4 payload bytes are not a CreateApiKeyRequest.
+    const envelope = Buffer.from([0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]);
+    const { stdout } = await run("bash", [
+      "-c",
+      `printf '${[...envelope].map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}' | curl -sS -D - --data-binary @- ${args.map((a) => `'${a}'`).join(" ")} -H 'authorization: Bearer ${server.principals.owner}' ${server.httpUrl}${route} | tr -d '\\000-\\010\\200'`,
+    ]);
+    expect(stdout).toMatch(/grpc-status: ?3/);
+    expect(decodeURIComponent(stdout)).toContain("cannot decode the request as protobuf");
+  });
+
+  it("an unknown route is 404 and a PUT is 405", async () => {
     expect((await curl("/apikeys.v1.ApiKeyService/Nope", [...auth(), "-H", "content-type: application/json", "--data", "{}"])).status).toBe(404);
     expect((await curl("/nothing/here", [])).status).toBe(404);
-    expect((await curl(route, ["-X", "GET"])).status).toBe(405);
+    expect((await curl(route, ["-X", "PUT"])).status).toBe(405);
   });
 });

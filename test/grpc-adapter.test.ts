@@ -22,6 +22,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { service as healthDefinition } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCertificate } from "./support/certificate.js";
 import { addConnectService } from "../contract/grpc-adapter.js";
 import { ApiKeyService, VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { startGrpcServer, type GrpcServer } from "../server/grpc-server.js";
@@ -460,20 +461,10 @@ describe("gRPC listener limits", () => {
     expect(remaining).toBeLessThanOrEqual(300);
   });
 
-  it("when TLS is configured, then a grpc-js client trusting the certificate is served", async (ctx) => {
-    const dir = await mkdtemp(path.join(tmpdir(), "grpc-tls-"));
+  it("when TLS is configured, then a grpc-js client trusting the certificate is served", async () => {
+    const certificate = await makeCertificate();
     try {
-      const [certFile, keyFile] = [path.join(dir, "cert.pem"), path.join(dir, "key.pem")];
-      const made = await new Promise<boolean>((resolve) =>
-        execFile(
-          "openssl",
-          ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyFile,
-            "-out", certFile, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-          (error) => resolve(!error),
-        ),
-      );
-      if (!made) return ctx.skip(); // no openssl binary to make a certificate with
-      const tls = { cert: await readFile(certFile), key: await readFile(keyFile) };
+      const tls = { cert: certificate.cert, key: certificate.key };
       const server = await startGrpcServer({
         host: "127.0.0.1",
         port: 0,
@@ -493,7 +484,7 @@ describe("gRPC listener limits", () => {
 
       expect(result.response).toMatchObject({ scopes: SCOPES });
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await certificate.remove();
     }
   });
 });

@@ -1,10 +1,8 @@
 // The HTTP listener, called with clients we did not write: curl (HTTP/1.1 and h2c prior
 // knowledge), connect-node's Connect, gRPC and gRPC-Web transports, and @grpc/grpc-js.
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
 import * as http from "node:http";
 import * as net from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -13,6 +11,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCertificate, type TestCertificate } from "./support/certificate.js";
 import { ApiKeyService, VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { startHttpServer, type HttpServer } from "../server/http-server.js";
 import { createLogger, type Logger } from "../server/logger.js";
@@ -359,28 +358,15 @@ describe("HTTP listener shutdown", () => {
 });
 
 describe("HTTP listener with TLS", () => {
-  let dir: string | undefined;
-  let tls: { cert: Buffer; key: Buffer } | undefined;
-
+  let certificate: TestCertificate;
+  let tls: { cert: Buffer; key: Buffer };
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "http-server-tls-"));
-    const [cert, key] = [path.join(dir, "cert.pem"), path.join(dir, "key.pem")];
-    const made = await new Promise<boolean>((resolve) =>
-      execFile(
-        "openssl",
-        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-          "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        (error) => resolve(!error),
-      ),
-    );
-    if (made) tls = { cert: await readFile(cert), key: await readFile(key) };
+    certificate = await makeCertificate();
+    tls = { cert: certificate.cert, key: certificate.key };
   });
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => certificate?.remove());
 
-  it("when clients negotiate HTTP/2 or HTTP/1.1 by ALPN, then both are served", async (ctx) => {
-    if (!tls) return ctx.skip(); // no openssl binary to make a certificate with
+  it("when clients negotiate HTTP/2 or HTTP/1.1 by ALPN, then both are served", async () => {
     const server = await start(memoryLogger().log, createImpl(), { tls });
     const baseUrl = `https://127.0.0.1:${server.port}`;
     try {
