@@ -1,16 +1,16 @@
 // The `apikeys` command: serve, migrate, and the administration commands that mint principals'
 // tokens. Tokens are printed alone on stdout (so `TOKEN=$(apikeys ...)` works); everything meant
-// for people goes to stderr.
+// for people goes to stderr. Arguments are checked before any database is touched.
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, type Config } from "./config.js";
 import { startApp } from "./app.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createDatabase, type Db } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
-import { createHasher } from "./hashing.js";
+import { createHasher, type Hasher } from "./hashing.js";
 import { importLegacyKey } from "./legacy/legacy-import.js";
 import { createLogger, type Logger } from "./logger.js";
-import { addPrincipal, createWorkspaceWithOwner } from "./principal/principal.admin.js";
+import { addPrincipal, createWorkspaceWithOwner, type MintedPrincipal } from "./principal/principal.admin.js";
 import { listPrincipals, revokePrincipalTokens } from "./principal/principal.repository.js";
 import type { Role } from "./principal/principal.table.js";
 import { addScopes, listScopes } from "./scope/scope.repository.js";
@@ -36,134 +36,162 @@ Configuration comes from environment variables; see the README.`;
 
 class UsageError extends Error {}
 
+interface Command {
+  /** Option names; every option takes a value. */
+  readonly options?: readonly string[];
+  readonly required?: readonly string[];
+  /** Checks positional arguments before the database is opened. */
+  readonly check?: (positionals: string[]) => void;
+  readonly run: (c: { db: Db; hasher: Hasher; values: Record<string, string | undefined>; positionals: string[] }) => Promise<void>;
+}
+
+const ROLES: readonly string[] = ["owner", "admin", "member"];
+
+const COMMANDS: Record<string, Command> = {
+  migrate: {
+    run: async ({ db }) => {
+      const result = await migrateToLatest(db);
+      say(`migrations applied: ${result.results?.map((r) => r.migrationName).join(", ") || "none (already up to date)"}`);
+    },
+  },
+  bootstrap: {
+    options: ["workspace", "owner"],
+    required: ["workspace", "owner"],
+    run: async ({ db, hasher, values }) => {
+      await migrateToLatest(db);
+      if (await db.selectFrom("workspaces").select("id").limit(1).executeTakeFirst()) {
+        throw new UsageError("already bootstrapped; use `apikeys workspaces add` for another workspace");
+      }
+      printOwner(await createWorkspaceWithOwner(db, hasher, { name: values.workspace!, ownerName: values.owner! }));
+    },
+  },
+  "workspaces add": {
+    options: ["name", "owner"],
+    required: ["name", "owner"],
+    run: async ({ db, hasher, values }) => printOwner(await createWorkspaceWithOwner(db, hasher, { name: values.name!, ownerName: values.owner! })),
+  },
+  "members add": {
+    options: ["workspace", "name", "role"],
+    required: ["workspace", "name", "role"],
+    run: ({ db, hasher, values }) => mint(db, hasher, { kind: "member", name: values.name!, workspaceId: values.workspace!, role: values.role as Role }),
+  },
+  "services add": {
+    options: ["name", "workspace"],
+    required: ["name"],
+    run: ({ db, hasher, values }) => mint(db, hasher, { kind: "service", name: values.name!, workspaceId: values.workspace ?? null }),
+  },
+  "support add": {
+    options: ["name"],
+    required: ["name"],
+    run: ({ db, hasher, values }) => mint(db, hasher, { kind: "support", name: values.name! }),
+  },
+  "principals list": {
+    options: ["workspace"],
+    run: async ({ db, values }) => {
+      for (const p of await listPrincipals(db, values.workspace)) {
+        process.stdout.write(`${p.id}\t${p.kind}\t${p.role ?? "-"}\t${p.workspace_id ?? "-"}\t${p.name}\n`);
+      }
+    },
+  },
+  "tokens revoke": {
+    options: ["principal"],
+    required: ["principal"],
+    run: async ({ db, values }) => say(`revoked ${await revokePrincipalTokens(db, values.principal!)} token(s) of ${values.principal}`),
+  },
+  "scopes add": {
+    options: ["description"],
+    check: ([name]) => {
+      if (!name || !SCOPE_NAME.test(name)) throw new UsageError('scope name must be lowercase "resource:action", such as "orders:read"');
+    },
+    run: async ({ db, values, positionals: [name] }) => {
+      const added = await addScopes(db, [{ name: name!, description: values.description ?? "" }]);
+      say(added.length ? `added scope ${name}; FULL keys pass it from now on, CUSTOM keys only when granted` : `scope ${name} already exists`);
+    },
+  },
+  "scopes list": {
+    run: async ({ db }) => {
+      for (const s of await listScopes(db)) process.stdout.write(`${s.name}\t${s.description}\n`);
+    },
+  },
+  "legacy import": {
+    options: ["workspace"],
+    required: ["workspace"],
+    run: async ({ db, hasher, values }) => {
+      const secret = (await readStdin()).trim();
+      const row = await importLegacyKey(db, hasher, { workspaceId: values.workspace!, secret });
+      say(`imported the legacy account key ${row.id} (${row.hint}) for workspace ${row.workspace_id}; only its hash is stored`);
+    },
+  },
+};
+
 async function main(argv: string[]): Promise<number> {
-  const [command = "serve", sub, ...rest] = argv;
-  const config = loadConfig();
-  const log = createLogger(config.logLevel);
-  if (command === "serve") return serve(config, log);
-  if (command === "help" || command === "--help") {
-    process.stderr.write(USAGE + "\n");
+  if (argv[0] === "help" || argv[0] === "--help") {
+    say(USAGE);
     return 0;
   }
-  const args = command === "migrate" || command === "bootstrap" ? [sub, ...rest].filter((a) => a !== undefined) : rest;
-  return withDatabase(config, log, async (db) => {
-    const hasher = createHasher(config.argon2);
-    const opts = (spec: Record<string, { type: "string" }>) => parseArgs({ args, options: spec, allowPositionals: true });
-    const need = (values: Record<string, unknown>, ...names: string[]) => {
-      for (const n of names) if (typeof values[n] !== "string" || values[n] === "") throw new UsageError(`missing --${n}`);
-    };
-    switch (`${command} ${command === "migrate" || command === "bootstrap" ? "" : sub ?? ""}`.trim()) {
-      case "migrate": {
-        const result = await migrateToLatest(db);
-        say(`migrations applied: ${result.results?.map((r) => r.migrationName).join(", ") || "none (already up to date)"}`);
-        return 0;
-      }
-      case "bootstrap": {
-        const { values } = opts({ workspace: { type: "string" }, owner: { type: "string" } });
-        need(values, "workspace", "owner");
-        await migrateToLatest(db);
-        const existing = await db.selectFrom("workspaces").select("id").limit(1).executeTakeFirst();
-        if (existing) throw new UsageError("already bootstrapped; use `apikeys workspaces add` for another workspace");
-        const minted = await createWorkspaceWithOwner(db, hasher, { name: values.workspace!, ownerName: values.owner! });
-        say(`created workspace ${minted.workspaceId} and its owner ${minted.principalId}. The owner's token follows; it is shown only this once.`);
-        process.stdout.write(minted.token + "\n");
-        return 0;
-      }
-      case "workspaces add": {
-        const { values } = opts({ name: { type: "string" }, owner: { type: "string" } });
-        need(values, "name", "owner");
-        const minted = await createWorkspaceWithOwner(db, hasher, { name: values.name!, ownerName: values.owner! });
-        say(`created workspace ${minted.workspaceId} and its owner ${minted.principalId}. The owner's token follows, shown once.`);
-        process.stdout.write(minted.token + "\n");
-        return 0;
-      }
-      case "members add": {
-        const { values } = opts({ workspace: { type: "string" }, name: { type: "string" }, role: { type: "string" } });
-        need(values, "workspace", "name", "role");
-        if (!["owner", "admin", "member"].includes(values.role!)) throw new UsageError("--role must be owner, admin or member");
-        return mint(db, { kind: "member", name: values.name!, workspaceId: values.workspace!, role: values.role as Role });
-      }
-      case "services add": {
-        const { values } = opts({ name: { type: "string" }, workspace: { type: "string" } });
-        need(values, "name");
-        return mint(db, { kind: "service", name: values.name!, workspaceId: values.workspace ?? null });
-      }
-      case "support add": {
-        const { values } = opts({ name: { type: "string" } });
-        need(values, "name");
-        return mint(db, { kind: "support", name: values.name! });
-      }
-      case "principals list": {
-        const { values } = opts({ workspace: { type: "string" } });
-        for (const p of await listPrincipals(db, values.workspace)) {
-          process.stdout.write(`${p.id}\t${p.kind}\t${p.role ?? "-"}\t${p.workspace_id ?? "-"}\t${p.name}\n`);
-        }
-        return 0;
-      }
-      case "tokens revoke": {
-        const { values } = opts({ principal: { type: "string" } });
-        need(values, "principal");
-        say(`revoked ${await revokePrincipalTokens(db, values.principal!)} token(s) of ${values.principal}`);
-        return 0;
-      }
-      case "scopes add": {
-        const { values, positionals } = opts({ description: { type: "string" } });
-        const name = positionals[0];
-        if (!name || !SCOPE_NAME.test(name)) throw new UsageError('scope name must be lowercase "resource:action", such as "orders:read"');
-        const added = await addScopes(db, [{ name, description: values.description ?? "" }]);
-        say(added.length ? `added scope ${name}; FULL keys pass it from now on, CUSTOM keys only when granted` : `scope ${name} already exists`);
-        return 0;
-      }
-      case "scopes list": {
-        for (const s of await listScopes(db)) process.stdout.write(`${s.name}\t${s.description}\n`);
-        return 0;
-      }
-      case "legacy import": {
-        const { values } = opts({ workspace: { type: "string" } });
-        need(values, "workspace");
-        const secret = (await readStdin()).trim();
-        const row = await importLegacyKey(db, hasher, { workspaceId: values.workspace!, secret });
-        say(`imported the legacy account key ${row.id} (${row.hint}) for workspace ${row.workspace_id}; only its hash is stored`);
-        return 0;
-      }
-      default:
-        throw new UsageError(`unknown command "${[command, sub].filter(Boolean).join(" ")}"`);
-    }
+  const [name, args] = splitCommand(argv);
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  if (name === "serve") return serve(config, log);
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  const { values, positionals } = parseCommandArgs(command, args);
+  if (values.role !== undefined && !ROLES.includes(values.role)) throw new UsageError("--role must be owner, admin or member");
+  command.check?.(positionals);
+  const database = await resolveDatabaseUrl(config, log);
+  const db = createDatabase(database.url, 2);
+  try {
+    await command.run({ db, hasher: createHasher(config.argon2), values, positionals });
+    return 0;
+  } finally {
+    await db.destroy();
+    await database.stop();
+  }
+}
 
-    async function mint(db: Db, p: Parameters<typeof addPrincipal>[2]): Promise<number> {
-      const minted = await addPrincipal(db, hasher, p);
-      say(`added ${p.kind} ${minted.principalId} (${p.name}). Their token follows, shown only this once.`);
-      process.stdout.write(minted.token + "\n");
-      return 0;
-    }
-  });
+/** The command's name (one word like "migrate", or two like "members add") and its arguments. */
+function splitCommand(argv: string[]): [string, string[]] {
+  const [first = "serve", second] = argv;
+  if (first === "serve" || COMMANDS[first]) return [first, argv.slice(1)];
+  return [`${first} ${second ?? ""}`.trim(), argv.slice(2)];
+}
+
+function parseCommandArgs(command: Command, args: string[]) {
+  const options = Object.fromEntries((command.options ?? []).map((o) => [o, { type: "string" as const }]));
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const values = parsed.values as Record<string, string | undefined>;
+  for (const required of command.required ?? []) {
+    if (!values[required]) throw new UsageError(`missing --${required}`);
+  }
+  return { values, positionals: parsed.positionals };
 }
 
 async function serve(config: Config, log: Logger): Promise<number> {
   const app = await startApp(config, log);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info("shutting down: finishing in-flight calls", { signal });
-      resolve();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
   });
+  log.info("shutting down: finishing in-flight calls", { signal });
   await app.close();
   log.info("stopped");
   return 0;
 }
 
-/** Runs an administration command on the configured database (the embedded one if none). */
-async function withDatabase(config: Config, log: Logger, run: (db: Db) => Promise<number>): Promise<number> {
-  const database = await resolveDatabaseUrl(config, log);
-  const db = createDatabase(database.url, 2);
-  try {
-    return await run(db);
-  } finally {
-    await db.destroy();
-    await database.stop();
-  }
+async function mint(db: Db, hasher: Hasher, p: Parameters<typeof addPrincipal>[2]): Promise<void> {
+  const minted = await addPrincipal(db, hasher, p);
+  say(`added ${p.kind} ${minted.principalId} (${p.name}). Their token follows, shown only this once.`);
+  process.stdout.write(minted.token + "\n");
+}
+
+function printOwner(minted: MintedPrincipal): void {
+  say(`created workspace ${minted.workspaceId} and its owner ${minted.principalId}. The owner's token follows; it is shown only this once.`);
+  process.stdout.write(minted.token + "\n");
 }
 
 function say(line: string): void {
@@ -180,10 +208,12 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError || err instanceof ConfigError) {
-      process.stderr.write(`apikeys: ${err.message}\n\n${err instanceof UsageError ? USAGE : ""}\n`);
+      process.stderr.write(`apikeys: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ""}`);
       process.exit(2);
     }
-    process.stderr.write(`apikeys: ${(err as Error).message}${(err as Error).cause ? `: ${((err as Error).cause as Error).message}` : ""}\n`);
+    const error = err as Error;
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    process.stderr.write(`apikeys: ${error.message}${cause}\n`);
     process.exit(1);
   },
 );

@@ -1,6 +1,9 @@
 // The apikeys CLI: bootstrap prints the first owner's token once, alone on stdout, and the other
 // commands mint working tokens and explain their mistakes.
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabase } from "../server/db/database.js";
@@ -65,6 +68,16 @@ describe("apikeys CLI", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown command "frobnicate"');
     expect(unknown.stderr).toContain("usage: apikeys");
+  });
+
+  it("checks arguments before touching any database", async () => {
+    const dataDir = path.join(tmpdir(), `apikeys-never-${process.pid}`);
+    const env = { ...process.env, DATABASE_URL: "", APIKEYS_DATA_DIR: dataDir };
+    const badRole = await exec("bin/apikeys", ["members", "add", "--workspace", "ws_x", "--name", "x", "--role", "boss"], { env }).catch((e: { code: number; stderr: string }) => e);
+    expect(badRole).toMatchObject({ code: 2, stderr: expect.stringContaining("--role must be owner, admin or member") });
+    const badOption = await exec("bin/apikeys", ["scopes", "list", "--colour"], { env }).catch((e: { code: number; stderr: string }) => e);
+    expect(badOption).toMatchObject({ code: 2, stderr: expect.stringContaining("--colour") });
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   it("refuses an invalid configuration, naming the variable", async () => {
