@@ -7,32 +7,21 @@ import {
   FieldDescriptorProto_Type as Type,
   FileDescriptorProtoSchema,
 } from "@bufbuild/protobuf/wkt";
-import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { ServingStatusMap } from "grpc-health-check";
 import { addConnectService } from "../contract/grpc-adapter.js";
-import type { Logger } from "./logger.js";
+import type { ListenerOptions } from "./listener-options.js";
 
 /** Each service with its Connect implementation, every pair type-checked (a tuple of any length). */
 export type ServiceRegistrations<T extends readonly DescService[]> = {
   readonly [K in keyof T]: { readonly service: T[K]; readonly impl: Partial<ServiceImpl<T[K]>> };
 };
 
-export interface GrpcServerOptions<T extends readonly DescService[] = readonly DescService[]> {
-  readonly host: string;
-  /** 0 picks a free port. */
-  readonly port: number;
+export interface GrpcServerOptions<T extends readonly DescService[] = readonly DescService[]> extends ListenerOptions {
   readonly services: ServiceRegistrations<T>;
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
-  /** Largest request message accepted; larger ones are answered RESOURCE_EXHAUSTED. */
-  readonly maxMessageBytes: number;
-  readonly log: Logger;
-  /** Connect interceptors, as a ConnectRouter would apply them. */
-  readonly interceptors?: Interceptor[];
-  /** How long shutdown() lets in-flight calls finish before cancelling them; default 10 s. */
-  readonly shutdownTimeoutMs?: number;
 }
 
 export interface GrpcServer {
@@ -56,7 +45,6 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   const services = opts.services as unknown as readonly Untyped[];
   for (const { service, impl } of services) {
     addConnectService(server, service, impl, {
-      interceptors: opts.interceptors,
       onError: (error, method) => log.error("rpc failed", { rpc: `${service.typeName}/${method.name}`, error }),
     });
   }

@@ -8,21 +8,11 @@ import type { TLSSocket } from "node:tls";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ListenerOptions } from "./listener-options.js";
 import type { Logger } from "./logger.js";
 
-export interface HttpServerOptions {
-  readonly host: string;
-  /** 0 picks a free port. */
-  readonly port: number;
+export interface HttpServerOptions extends ListenerOptions {
   readonly routes: (router: ConnectRouter) => void;
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
-  /** Largest request message accepted; larger ones are answered ResourceExhausted. */
-  readonly maxMessageBytes: number;
-  readonly log: Logger;
-  /** Connect interceptors for every route. */
-  readonly interceptors?: Interceptor[];
-  /** How long shutdown() lets in-flight requests finish before closing connections; default 10 s. */
-  readonly shutdownTimeoutMs?: number;
 }
 
 export interface HttpServer {
@@ -48,7 +38,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       router = r;
     },
     readMaxBytes: opts.maxMessageBytes,
-    interceptors: [logInternalErrors(log), ...(opts.interceptors ?? [])],
+    interceptors: [logInternalErrors(log)],
   });
   const allowed = new Map<string, string[]>();
   for (const h of router?.handlers ?? []) allowed.set(h.requestPath, h.allowedMethods);

@@ -1,10 +1,11 @@
 // Every ApiKeyService RPC through a real server on random ports, as an owner would use it.
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { AuditAction } from "../contract/gen/apikeys/v1/audit_event_pb.js";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { outcomeOf } from "./support/outcome.js";
 import { textOf } from "./support/text.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
@@ -17,14 +18,6 @@ afterAll(() => server?.stop());
 const owner = () => server.apiKeys(server.principals.owner);
 const service = () => server.apiKeys(server.principals.service);
 
-async function codeOf(promise: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await promise;
-    return "ok";
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-}
 
 describe("CreateApiKey", () => {
   it("returns the secret once and metadata without it", async () => {
@@ -54,7 +47,7 @@ describe("CreateApiKey", () => {
     expect(res.apiKey?.id).toBe(material.slice(3, 15));
     expect((await service().verifyApiKey({ key: material })).valid).toBe(true);
     // Its id is now taken.
-    expect(await codeOf(owner().createApiKey({ name: "Again", access: AccessLevel.FULL, keyMaterial: material }))).toBe(Code.AlreadyExists);
+    expect(await outcomeOf(owner().createApiKey({ name: "Again", access: AccessLevel.FULL, keyMaterial: material }))).toBe(Code.AlreadyExists);
   });
 });
 
@@ -101,7 +94,7 @@ describe("UpdateApiKey", () => {
   it("refuses a stale etag with Aborted and changes nothing", async () => {
     const { apiKey } = await owner().createApiKey({ name: "Stale", access: AccessLevel.FULL });
     await owner().updateApiKey({ apiKey: { id: apiKey!.id, name: "First" }, updateMask: { paths: ["name"] } });
-    const code = await codeOf(owner().updateApiKey({ apiKey: { id: apiKey!.id, name: "Second", etag: apiKey!.etag }, updateMask: { paths: ["name"] } }));
+    const code = await outcomeOf(owner().updateApiKey({ apiKey: { id: apiKey!.id, name: "Second", etag: apiKey!.etag }, updateMask: { paths: ["name"] } }));
     expect(code).toBe(Code.Aborted);
     expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.name).toBe("First");
   });
@@ -110,7 +103,7 @@ describe("UpdateApiKey", () => {
     const { apiKey } = await owner().createApiKey({ name: "Switch", access: AccessLevel.CUSTOM, scopes: ["orders:read"] });
     const full = await owner().updateApiKey({ apiKey: { id: apiKey!.id, access: AccessLevel.FULL }, updateMask: { paths: ["access"] } });
     expect(full.apiKey?.scopes).toEqual([]);
-    expect(await codeOf(owner().updateApiKey({ apiKey: { id: apiKey!.id, access: AccessLevel.CUSTOM }, updateMask: { paths: ["access"] } }))).toBe(Code.InvalidArgument);
+    expect(await outcomeOf(owner().updateApiKey({ apiKey: { id: apiKey!.id, access: AccessLevel.CUSTOM }, updateMask: { paths: ["access"] } }))).toBe(Code.InvalidArgument);
   });
 });
 
@@ -120,14 +113,14 @@ describe("DeleteApiKey", () => {
     expect((await service().verifyApiKey({ key: secret })).valid).toBe(true);
     await owner().deleteApiKey({ id: apiKey!.id });
     expect((await service().verifyApiKey({ key: secret })).status).toBe(VerificationStatus.REVOKED);
-    expect(await codeOf(owner().getApiKey({ id: apiKey!.id }))).toBe(Code.NotFound);
+    expect(await outcomeOf(owner().getApiKey({ id: apiKey!.id }))).toBe(Code.NotFound);
     expect((await owner().listApiKeys({ pageSize: 1000 })).apiKeys.map((k) => k.id)).not.toContain(apiKey!.id);
-    expect(await codeOf(owner().deleteApiKey({ id: apiKey!.id }))).toBe(Code.NotFound);
+    expect(await outcomeOf(owner().deleteApiKey({ id: apiKey!.id }))).toBe(Code.NotFound);
   });
 
   it("with a stale etag, refuses and keeps the key", async () => {
     const { apiKey } = await owner().createApiKey({ name: "Keep me", access: AccessLevel.FULL });
-    expect(await codeOf(owner().deleteApiKey({ id: apiKey!.id, etag: '"999"' }))).toBe(Code.Aborted);
+    expect(await outcomeOf(owner().deleteApiKey({ id: apiKey!.id, etag: '"999"' }))).toBe(Code.Aborted);
     expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.name).toBe("Keep me");
   });
 });
@@ -156,7 +149,7 @@ describe("RotateApiKey", () => {
 
   it("refuses a grace period over 24 hours", async () => {
     const { apiKey } = await owner().createApiKey({ name: "Too gentle", access: AccessLevel.FULL });
-    expect(await codeOf(owner().rotateApiKey({ id: apiKey!.id, gracePeriod: durationFromMs(25 * 3600_000) }))).toBe(Code.InvalidArgument);
+    expect(await outcomeOf(owner().rotateApiKey({ id: apiKey!.id, gracePeriod: durationFromMs(25 * 3600_000) }))).toBe(Code.InvalidArgument);
   });
 });
 

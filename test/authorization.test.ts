@@ -1,11 +1,12 @@
 // The authorization matrix: every RPC against every kind of caller, and the code each must get.
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { mintToken } from "../contract/key-format.js";
 import { createHasher } from "../server/hashing.js";
 import { importLegacyKey } from "../server/legacy/legacy-import.js";
+import { outcomeOf } from "./support/outcome.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;
@@ -90,14 +91,6 @@ const rpcs: Record<string, { expect: Record<Who, Outcome>; call: (who: Who) => P
   },
 };
 
-async function outcome(promise: Promise<unknown>): Promise<Outcome> {
-  try {
-    await promise;
-    return "ok";
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-}
 
 describe("authorization matrix", () => {
   beforeAll(async () => {
@@ -112,7 +105,7 @@ describe("authorization matrix", () => {
     for (const who of WHO) {
       const want = expected[who];
       it(`${rpc} as ${who} → ${want === "ok" ? "OK" : Code[want]}`, async () => {
-        expect(await outcome(call(who))).toBe(want);
+        expect(await outcomeOf(call(who))).toBe(want);
       });
     }
   }
@@ -159,7 +152,7 @@ describe("what callers learn about keys they may not see", () => {
 
   it("an API key is not a credential for the management API", async () => {
     const { secret } = await freshKey();
-    expect(await outcome(server.apiKeys(secret).listApiKeys({}))).toBe(Code.Unauthenticated);
+    expect(await outcomeOf(server.apiKeys(secret).listApiKeys({}))).toBe(Code.Unauthenticated);
   });
 
   it("a revoked principal token is refused", async () => {
@@ -171,8 +164,8 @@ describe("what callers learn about keys they may not see", () => {
       name: "Leaving Admin",
       workspaceId: server.principals.workspaceId,
     });
-    expect(await outcome(server.apiKeys(admin.token).listApiKeys({}))).toBe("ok");
+    expect(await outcomeOf(server.apiKeys(admin.token).listApiKeys({}))).toBe("ok");
     await revokePrincipalTokens(server.app.db, admin.principalId);
-    expect(await outcome(server.apiKeys(admin.token).listApiKeys({}))).toBe(Code.Unauthenticated);
+    expect(await outcomeOf(server.apiKeys(admin.token).listApiKeys({}))).toBe(Code.Unauthenticated);
   });
 });

@@ -3,6 +3,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import * as grpc from "@grpc/grpc-js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
@@ -121,6 +122,16 @@ describe("malformed requests over HTTP", () => {
     ]);
     expect(stdout).toMatch(/grpc-status: ?3/);
     expect(decodeURIComponent(stdout)).toContain("cannot decode the request as protobuf");
+  });
+
+  it("on the gRPC port, an unknown method is UNIMPLEMENTED and the server keeps serving", async () => {
+    const client = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
+    const status = await new Promise<grpc.ServiceError>((resolve) =>
+      client.makeUnaryRequest("/apikeys.v1.ApiKeyService/Nope", (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (err) => resolve(err!)),
+    );
+    client.close();
+    expect(status.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect((await server.apiKeys(server.principals.owner).listScopes({})).scopes.length).toBeGreaterThan(0);
   });
 
   it("an unknown route is 404 and a PUT is 405", async () => {
