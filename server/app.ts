@@ -5,9 +5,10 @@ import { createDatabase, type Db } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
 import { startGrpcServer } from "./grpc-server.js";
+import { createHashUpgrader } from "./hash-upgrade.js";
 import { createHasher } from "./hashing.js";
 import { startHttpServer } from "./http-server.js";
-import { startLegacyHints } from "./legacy/legacy-hints.js";
+import { startLegacyHintCache } from "./legacy/legacy-hint-cache.js";
 import type { Logger } from "./logger.js";
 import { createAuthenticator } from "./principal/authenticate.js";
 import { createRoutes, createServices } from "./routes.js";
@@ -42,20 +43,25 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const hasher = createHasher(config.argon2);
     const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log);
     closers.push(() => lastUsed.stop());
-    const legacyHints = await startLegacyHints(db, config.legacyRefreshMs, log);
+    const legacyHints = await startLegacyHintCache(db, config.legacyRefreshMs, log);
     closers.push(() => legacyHints.stop());
-    const verify = createVerifier({ db, hasher, keyPrefix: config.keyPrefix, lastUsed, legacyHints, log });
-    const services = createServices({ db, hasher, keyPrefix: config.keyPrefix, verify, authenticate: createAuthenticator(db, hasher), log });
+    const upgradeHash = createHashUpgrader(db, hasher, log);
+    const verify = createVerifier({ db, hasher, upgradeHash, keyPrefix: config.keyPrefix, lastUsed, legacyHints });
+    const authenticate = createAuthenticator(db, hasher, upgradeHash);
+    const services = createServices({ db, hasher, keyPrefix: config.keyPrefix, verify, authenticate, log });
 
     const tls = config.tls && {
       cert: await readFile(config.tls.certFile),
       key: await readFile(config.tls.keyFile),
     };
     const listen = { host: config.host, tls, maxMessageBytes: config.maxMessageBytes, log };
+    // Both listeners drain at once: the gRPC port reports NOT_SERVING while HTTP calls finish.
+    const listeners: Array<{ shutdown(): Promise<void> }> = [];
+    closers.push(async () => void (await Promise.all(listeners.map((l) => l.shutdown()))));
     const grpc = await startGrpcServer({ ...listen, port: config.grpcPort, services: [...services] });
-    closers.push(() => grpc.shutdown());
+    listeners.push(grpc);
     const http = await startHttpServer({ ...listen, port: config.httpPort, routes: createRoutes(services) });
-    closers.push(() => http.shutdown());
+    listeners.push(http);
     const scheme = tls ? "https" : "http";
     log.info("apikeys is serving", {
       grpc: `${config.host}:${grpc.port}`,

@@ -61,6 +61,7 @@ export const CONFIG_VARIABLES = [
 /** The example catalog shipped in config/scopes.json. */
 export const DEFAULT_SCOPES_FILE = fileURLToPath(new URL("../config/scopes.json", import.meta.url));
 
+/** A configuration variable is invalid; the message names it and what it must be. */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }

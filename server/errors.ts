@@ -27,18 +27,22 @@ export class InvalidArgumentError extends DomainError {
   }
 }
 
+/** No credential, or one that is malformed, unknown or revoked. */
 export class UnauthenticatedError extends DomainError {
   readonly code = Code.Unauthenticated;
 }
 
+/** The caller is known but its role or kind may not make this call. */
 export class PermissionDeniedError extends DomainError {
   readonly code = Code.PermissionDenied;
 }
 
+/** Absent, deleted, or another workspace's: the caller cannot tell which. */
 export class NotFoundError extends DomainError {
   readonly code = Code.NotFound;
 }
 
+/** A client-chosen identifier (key material) is taken. */
 export class AlreadyExistsError extends DomainError {
   readonly code = Code.AlreadyExists;
 }
@@ -46,10 +50,6 @@ export class AlreadyExistsError extends DomainError {
 /** An etag did not match: someone changed the resource since the caller read it. */
 export class StaleEtagError extends DomainError {
   readonly code = Code.Aborted;
-}
-
-export class ResourceExhaustedError extends DomainError {
-  readonly code = Code.ResourceExhausted;
 }
 
 /** Maps any thrown value to the ConnectError the caller sees; `cause` keeps the original. */

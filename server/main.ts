@@ -10,7 +10,7 @@ import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
 import { createHasher, type Hasher } from "./hashing.js";
 import { importLegacyKey } from "./legacy/legacy-import.js";
 import { createLogger, type Logger } from "./logger.js";
-import { addPrincipal, createWorkspaceWithOwner, type MintedPrincipal } from "./principal/principal.admin.js";
+import { addPrincipal, addToken, AdminInputError, createWorkspaceWithOwner, type MintedPrincipal } from "./principal/principal.admin.js";
 import { listPrincipals, revokePrincipalTokens } from "./principal/principal.repository.js";
 import type { Role } from "./principal/principal.table.js";
 import { addScopes, listScopes } from "./scope/scope.repository.js";
@@ -27,6 +27,7 @@ const USAGE = `usage: apikeys <command> [options]
   services add --name NAME [--workspace ID]    add a service that may verify keys (of one workspace, or all)
   support add --name NAME                      add a support staff principal; prints their token once
   principals list [--workspace ID]             list principals (never tokens)
+  tokens add --principal ID                    mint another token for a principal; prints it once
   tokens revoke --principal ID                 revoke every token of a principal
   scopes add NAME [--description TEXT]         add a scope to the catalog
   scopes list                                  list the scope catalog
@@ -91,6 +92,15 @@ const COMMANDS: Record<string, Command> = {
       for (const p of await listPrincipals(db, values.workspace)) {
         process.stdout.write(`${p.id}\t${p.kind}\t${p.role ?? "-"}\t${p.workspace_id ?? "-"}\t${p.name}\n`);
       }
+    },
+  },
+  "tokens add": {
+    options: ["principal"],
+    required: ["principal"],
+    run: async ({ db, hasher, values }) => {
+      const minted = await addToken(db, hasher, values.principal!);
+      say(`added a token for ${minted.principalId}. It follows, shown only this once.`);
+      process.stdout.write(minted.token + "\n");
     },
   },
   "tokens revoke": {
@@ -207,7 +217,7 @@ async function readStdin(): Promise<string> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof AdminInputError) {
       process.stderr.write(`apikeys: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ""}`);
       process.exit(2);
     }

@@ -1,5 +1,5 @@
 // The one service wiring both listeners use: implementations wrapped by the RPC boundary.
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { SupportService } from "../contract/gen/apikeys/v1/support_service_pb.js";
 import { reportDecodeErrorsAsInvalidArgument } from "./decode-errors.js";
@@ -28,8 +28,7 @@ export function createServices(deps: ServiceDeps) {
 /** Connect routes for the HTTP listener. */
 export function createRoutes(services: ReturnType<typeof createServices>) {
   return (router: ConnectRouter) => {
-    router.service(services[0].service, services[0].impl);
-    router.service(services[1].service, services[1].impl);
+    for (const { service, impl } of services) router.service(service, impl as ServiceImpl<typeof service>);
     reportDecodeErrorsAsInvalidArgument(router);
   };
 }

@@ -1,6 +1,7 @@
 // Every ApiKeyService RPC through a real server on random ports, as an owner would use it.
 import { Code } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { AuditAction } from "../contract/gen/apikeys/v1/audit_event_pb.js";
@@ -71,6 +72,22 @@ describe("GetApiKey and ListApiKeys", () => {
     expect([...positions].sort((a, b) => b - a)).toEqual(positions);
   });
 
+  it("returns keys created in the same microsecond exactly once", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await owner().createApiKey({ name: `Same instant ${i}`, access: AccessLevel.FULL })).apiKey!.id);
+    // now() is one microsecond-precise instant for the whole statement.
+    await sql`update api_keys set created_at = now() where id in (${sql.join(ids)})`.execute(server.app.db);
+    const seen: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await owner().listApiKeys({ pageSize: 1, pageToken });
+      seen.push(...page.apiKeys.map((k) => k.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(seen.filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
   it("returns one key by id", async () => {
     const { apiKey } = await owner().createApiKey({ name: "Get me", access: AccessLevel.FULL });
     expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.name).toBe("Get me");
@@ -97,6 +114,17 @@ describe("UpdateApiKey", () => {
     const code = await outcomeOf(owner().updateApiKey({ apiKey: { id: apiKey!.id, name: "Second", etag: apiKey!.etag }, updateMask: { paths: ["name"] } }));
     expect(code).toBe(Code.Aborted);
     expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.name).toBe("First");
+  });
+
+  it("when two admins update with the same etag at once, exactly one wins", async () => {
+    const { apiKey } = await owner().createApiKey({ name: "Contended", access: AccessLevel.FULL });
+    const admin = server.apiKeys(server.principals.admin);
+    const results = await Promise.all(
+      ["Owner's name", "Admin's name"].map((name, i) =>
+        outcomeOf((i === 0 ? owner() : admin).updateApiKey({ apiKey: { id: apiKey!.id, name, etag: apiKey!.etag }, updateMask: { paths: ["name"] } })),
+      ),
+    );
+    expect(results.sort()).toEqual(["ok", Code.Aborted].sort());
   });
 
   it("switching to FULL clears granted scopes; switching to CUSTOM needs scopes", async () => {
@@ -138,13 +166,34 @@ describe("RotateApiKey", () => {
 
   it("with a grace period, both secrets verify until it ends, then the old one is expired", async () => {
     const { apiKey, secret: oldSecret } = await owner().createApiKey({ name: "Rotate gently", access: AccessLevel.FULL });
-    const rotated = await owner().rotateApiKey({ id: apiKey!.id, gracePeriod: durationFromMs(1500) });
-    expect(rotated.apiKey?.previousSecretExpireTime).toBeDefined();
+    const rotated = await owner().rotateApiKey({ id: apiKey!.id, gracePeriod: durationFromMs(3600_000) });
+    const expires = Number(rotated.apiKey!.previousSecretExpireTime!.seconds) * 1000;
+    expect(Math.abs(expires - Date.now() - 3600_000)).toBeLessThan(60_000);
     expect((await service().verifyApiKey({ key: oldSecret })).valid).toBe(true);
     expect((await service().verifyApiKey({ key: rotated.secret })).valid).toBe(true);
-    await new Promise((r) => setTimeout(r, 1600));
+    // The hour passes.
+    await server.app.db.updateTable("api_keys").set({ previous_expires_at: new Date(Date.now() - 1000) }).where("id", "=", apiKey!.id).execute();
     expect((await service().verifyApiKey({ key: oldSecret })).status).toBe(VerificationStatus.EXPIRED);
     expect((await service().verifyApiKey({ key: rotated.secret })).valid).toBe(true);
+    expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.previousSecretExpireTime).toBeUndefined();
+  });
+
+  it("takes client-minted key material for the new secret, but not the current secret again", async () => {
+    const { mintToken } = await import("../contract/key-format.js");
+    const material = mintToken("ak");
+    const { apiKey } = await owner().createApiKey({ name: "Minted rotation", access: AccessLevel.FULL, keyMaterial: material });
+    expect(await outcomeOf(owner().rotateApiKey({ id: apiKey!.id, keyMaterial: material }))).toBe(Code.InvalidArgument);
+    const next = mintToken("ak", apiKey!.id);
+    const rotated = await owner().rotateApiKey({ id: apiKey!.id, keyMaterial: next });
+    expect(rotated.secret).toBe("");
+    expect((await service().verifyApiKey({ key: next })).valid).toBe(true);
+    expect((await service().verifyApiKey({ key: material })).valid).toBe(false);
+  });
+
+  it("refuses a stale etag", async () => {
+    const { apiKey } = await owner().createApiKey({ name: "Rotate stale", access: AccessLevel.FULL });
+    await owner().rotateApiKey({ id: apiKey!.id, etag: apiKey!.etag });
+    expect(await outcomeOf(owner().rotateApiKey({ id: apiKey!.id, etag: apiKey!.etag }))).toBe(Code.Aborted);
   });
 
   it("refuses a grace period over 24 hours", async () => {

@@ -7,11 +7,16 @@ import { mintToken } from "../contract/key-format.js";
 import { createHasher } from "../server/hashing.js";
 import { importLegacyKey } from "../server/legacy/legacy-import.js";
 import { outcomeOf } from "./support/outcome.js";
-import { startTestServer, type TestServer } from "./support/test-server.js";
+import { startTestServer, type Listener, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
+  // The support calls need a legacy key to inspect and revoke (revoking twice is allowed).
+  await importLegacyKey(server.app.db, createHasher(server.config.argon2), {
+    workspaceId: server.principals.workspaceId,
+    secret: "legacy_live_0123456789abcdefghijklmnop",
+  });
 });
 afterAll(() => server?.stop());
 
@@ -43,69 +48,60 @@ async function freshKey() {
 }
 
 type Outcome = "ok" | Code;
-const rpcs: Record<string, { expect: Record<Who, Outcome>; call: (who: Who) => Promise<unknown> }> = {
+const rpcs: Record<string, { expect: Record<Who, Outcome>; call: (who: Who, via: Listener) => Promise<unknown> }> = {
   CreateApiKey: {
     expect: { owner: "ok", admin: "ok", member: PD, service: PD, support: PD, otherWorkspace: "ok", noToken: U, badToken: U },
-    call: (who) => server.apiKeys(tokenOf(who)).createApiKey({ name: "Matrix", access: AccessLevel.FULL }),
+    call: (who, via) => server.apiKeys(tokenOf(who), via).createApiKey({ name: "Matrix", access: AccessLevel.FULL }),
   },
   GetApiKey: {
     expect: { owner: "ok", admin: "ok", member: PD, service: PD, support: PD, otherWorkspace: NF, noToken: U, badToken: U },
-    call: async (who) => server.apiKeys(tokenOf(who)).getApiKey({ id: (await freshKey()).apiKey!.id }),
+    call: async (who, via) => server.apiKeys(tokenOf(who), via).getApiKey({ id: (await freshKey()).apiKey!.id }),
   },
   ListApiKeys: {
     expect: { owner: "ok", admin: "ok", member: PD, service: PD, support: PD, otherWorkspace: "ok", noToken: U, badToken: U },
-    call: (who) => server.apiKeys(tokenOf(who)).listApiKeys({}),
+    call: (who, via) => server.apiKeys(tokenOf(who), via).listApiKeys({}),
   },
   UpdateApiKey: {
     expect: { owner: "ok", admin: "ok", member: PD, service: PD, support: PD, otherWorkspace: NF, noToken: U, badToken: U },
-    call: async (who) =>
-      server.apiKeys(tokenOf(who)).updateApiKey({ apiKey: { id: (await freshKey()).apiKey!.id, name: "Renamed" }, updateMask: { paths: ["name"] } }),
+    call: async (who, via) =>
+      server.apiKeys(tokenOf(who), via).updateApiKey({ apiKey: { id: (await freshKey()).apiKey!.id, name: "Renamed" }, updateMask: { paths: ["name"] } }),
   },
   DeleteApiKey: {
     expect: { owner: "ok", admin: "ok", member: PD, service: PD, support: PD, otherWorkspace: NF, noToken: U, badToken: U },
-    call: async (who) => server.apiKeys(tokenOf(who)).deleteApiKey({ id: (await freshKey()).apiKey!.id }),
+    call: async (who, via) => server.apiKeys(tokenOf(who), via).deleteApiKey({ id: (await freshKey()).apiKey!.id }),
   },
   RotateApiKey: {
     expect: { owner: "ok", admin: "ok", member: PD, service: PD, support: PD, otherWorkspace: NF, noToken: U, badToken: U },
-    call: async (who) => server.apiKeys(tokenOf(who)).rotateApiKey({ id: (await freshKey()).apiKey!.id }),
+    call: async (who, via) => server.apiKeys(tokenOf(who), via).rotateApiKey({ id: (await freshKey()).apiKey!.id }),
   },
   ListScopes: {
     expect: { owner: "ok", admin: "ok", member: "ok", service: "ok", support: "ok", otherWorkspace: "ok", noToken: U, badToken: U },
-    call: (who) => server.apiKeys(tokenOf(who)).listScopes({}),
+    call: (who, via) => server.apiKeys(tokenOf(who), via).listScopes({}),
   },
   VerifyApiKey: {
     expect: { owner: "ok", admin: "ok", member: PD, service: "ok", support: PD, otherWorkspace: "ok", noToken: U, badToken: U },
-    call: async (who) => server.apiKeys(tokenOf(who)).verifyApiKey({ key: (await freshKey()).secret }),
+    call: async (who, via) => server.apiKeys(tokenOf(who), via).verifyApiKey({ key: (await freshKey()).secret }),
   },
   ListAuditEvents: {
     expect: { owner: "ok", admin: "ok", member: PD, service: PD, support: PD, otherWorkspace: "ok", noToken: U, badToken: U },
-    call: (who) => server.apiKeys(tokenOf(who)).listAuditEvents({}),
+    call: (who, via) => server.apiKeys(tokenOf(who), via).listAuditEvents({}),
   },
   GetLegacyKey: {
     expect: { owner: PD, admin: PD, member: PD, service: PD, support: "ok", otherWorkspace: PD, noToken: U, badToken: U },
-    call: (who) => server.support(tokenOf(who)).getLegacyKey({ workspaceId: server.principals.workspaceId }),
+    call: (who, via) => server.support(tokenOf(who), via).getLegacyKey({ workspaceId: server.principals.workspaceId }),
   },
   RevokeLegacyKey: {
     expect: { owner: PD, admin: PD, member: PD, service: PD, support: "ok", otherWorkspace: PD, noToken: U, badToken: U },
-    call: (who) => server.support(tokenOf(who)).revokeLegacyKey({ workspaceId: server.principals.workspaceId }),
+    call: (who, via) => server.support(tokenOf(who), via).revokeLegacyKey({ workspaceId: server.principals.workspaceId }),
   },
 };
 
-
-describe("authorization matrix", () => {
-  beforeAll(async () => {
-    // The support calls need a legacy key to inspect and revoke.
-    await importLegacyKey(server.app.db, createHasher(server.config.argon2), {
-      workspaceId: server.principals.workspaceId,
-      secret: "legacy_live_0123456789abcdefghijklmnop",
-    });
-  });
-
+describe.each(["http", "grpc"] as const)("authorization matrix on the %s port", (via) => {
   for (const [rpc, { expect: expected, call }] of Object.entries(rpcs)) {
     for (const who of WHO) {
       const want = expected[who];
       it(`${rpc} as ${who} → ${want === "ok" ? "OK" : Code[want]}`, async () => {
-        expect(await outcomeOf(call(who))).toBe(want);
+        expect(await outcomeOf(call(who, via))).toBe(want);
       });
     }
   }

@@ -49,13 +49,13 @@ describe("legacy account key", () => {
 
   it("refuses a second active legacy key for the workspace", async () => {
     const again = await cli(["legacy", "import", "--workspace", server.principals.workspaceId], "sk_live_another_legacy_key_abcdefghij");
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.stderr).toContain("already has an active legacy key");
   });
 
   it("refuses a secret too short to be a key", async () => {
     const short = await cli(["legacy", "import", "--workspace", server.principals.workspaceId], "short");
-    expect(short.code).toBe(1);
+    expect(short.code).toBe(2);
     expect(short.stderr).toContain("must be 24 to 512 characters");
   });
 

@@ -39,28 +39,23 @@ export async function updateApiKey(
     .executeTakeFirstOrThrow();
 }
 
-/** Replaces a hash made with old argon2 parameters, unless the key changed meanwhile. */
-export async function upgradeHash(db: Db, id: string, column: "hash" | "previous_hash", oldHash: string, newHash: string): Promise<void> {
-  await db.updateTable("api_keys").set({ [column]: newHash }).where("id", "=", id).where(column, "=", oldHash).execute();
-}
-
 /** One page of a workspace's live keys, newest first, after the cursor. */
 export async function listApiKeys(
   db: Db,
-  q: { workspaceId: string; limit: number; after?: { createdAt: Date; id: string } },
-): Promise<ApiKeyRow[]> {
+  q: { workspaceId: string; limit: number; after?: { createdAt: string; id: string } },
+): Promise<Array<ApiKeyRow & { cursor_time: string }>> {
   let query = db
     .selectFrom("api_keys")
     .selectAll()
+    // The exact creation time as text: a JS Date keeps only milliseconds, and a cursor rounded
+    // down would skip keys created in the same millisecond as a page's last one.
+    .select(sql<string>`created_at::text`.as("cursor_time"))
     .where("workspace_id", "=", q.workspaceId)
     .where("deleted_at", "is", null)
     .orderBy("created_at", "desc")
     .orderBy("id", "desc")
     .limit(q.limit);
-  if (q.after) {
-    const { createdAt, id } = q.after;
-    query = query.where((eb) => eb(eb.refTuple("created_at", "id"), "<", eb.tuple(createdAt, id)));
-  }
+  if (q.after) query = query.where(sql<boolean>`(created_at, id) < (${q.after.createdAt}::timestamptz, ${q.after.id})`);
   return query.execute();
 }
 

@@ -3,7 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { durationMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ApiKeyService } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { VerificationStatus } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
-import { describeTokenProblem, inspectToken, mintToken, tokenHint } from "../../contract/key-format.js";
+import { describeTokenProblem, inspectToken, mintToken, parseToken, tokenHint } from "../../contract/key-format.js";
 import { insertAuditEvent, listAuditEvents } from "../audit/audit-event.repository.js";
 import { auditEventRowToProto } from "../audit/audit-event.mapper.js";
 import type { RecordedChange } from "../audit/audit-event.table.js";
@@ -27,6 +27,8 @@ export interface ApiKeyServiceDeps {
 }
 
 const MAX_GRACE_MS = 24 * 60 * 60 * 1000;
+// How Postgres prints a timestamptz as text (the ListApiKeys cursor); anything else is forged.
+const POSTGRES_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
 const UPDATABLE = ["name", "access", "scopes"] as const;
 const STATUS: Record<VerifyStatus, VerificationStatus> = {
   valid: VerificationStatus.VALID,
@@ -75,7 +77,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       const token = tokenFrom(req.keyMaterial, "key_material", violations);
       InvalidArgumentError.throwIfAny(violations);
       const hash = await hasher.hash(token);
-      const id = token.slice(keyPrefix.length + 1, keyPrefix.length + 13);
+      const { id } = parseToken(token, keyPrefix)!;
       const row = await db.transaction().execute(async (tx) => {
         const inserted = await insertApiKey(tx, {
           id,
@@ -116,16 +118,18 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
     async listApiKeys(req, ctx) {
       const caller = requireKeyManager(callerOf(ctx));
       const limit = pageSize(req.pageSize);
-      const cursor = decodePageToken(req.pageToken, ["createdAt", "id"] as const);
-      const after = cursor && { createdAt: new Date(cursor.createdAt), id: cursor.id };
-      if (after && Number.isNaN(after.createdAt.getTime())) throw invalidPageToken();
-      const rows = await listApiKeys(db, { workspaceId: caller.workspaceId, limit: limit + 1, after });
+      const after = decodePageToken(req.pageToken, ["createdAt", "id"] as const);
+      if (after && !POSTGRES_TIMESTAMP.test(after.createdAt)) throw invalidPageToken();
+      const rows = await listApiKeys(db, { workspaceId: caller.workspaceId, limit: limit + 1, after }).catch((err: { code?: string }) => {
+        // Class 22 is Postgres's "data exception": a well-shaped but impossible time, such as month 13.
+        throw after && err.code?.startsWith("22") ? invalidPageToken() : err;
+      });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       const catalog = await catalogNames();
       return {
         apiKeys: page.map((row) => apiKeyRowToProto(row, catalog)),
-        nextPageToken: rows.length > limit && last ? encodePageToken({ createdAt: last.created_at.toISOString(), id: last.id }) : "",
+        nextPageToken: rows.length > limit && last ? encodePageToken({ createdAt: last.cursor_time, id: last.id }) : "",
       };
     },
 
@@ -189,7 +193,10 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       InvalidArgumentError.throwIfAny(violations);
       const hash = await hasher.hash(token);
       const row = await db.transaction().execute(async (tx) => {
-        const current = await lockKey(tx, caller, req.id);
+        const current = await lockKey(tx, caller, req.id, req.etag);
+        if (req.keyMaterial !== "" && (await hasher.verify(current.hash, token))) {
+          throw new InvalidArgumentError([{ field: "key_material", description: "must differ from the key's current secret; mint new key material" }]);
+        }
         const hint = tokenHint(token, keyPrefix);
         const updated = await updateApiKey(tx, current.id, {
           hash,

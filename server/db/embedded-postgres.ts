@@ -315,8 +315,10 @@ async function stopPostmaster(child: ChildProcess): Promise<void> {
 }
 
 function spawnAs(file: string, args: string[], cwd: string, runAs: RunAs | undefined): ChildProcess {
-  // cwd: somewhere the postgres user can enter (our own cwd may be private to root).
-  return spawn(file, args, { cwd, ...runAs, env: { ...process.env, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] });
+  // cwd: somewhere the postgres user can enter (our own cwd may be private to root). detached: its
+  // own process group, so a Ctrl-C meant for the server does not stop the database under calls
+  // that are still draining; stop() and the exit hook shut it down in order.
+  return spawn(file, args, { cwd, ...runAs, detached: true, env: { ...process.env, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] });
 }
 
 // Forwards postgres's output to the debug log and keeps the recent part for error messages.

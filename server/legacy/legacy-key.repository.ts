@@ -1,9 +1,14 @@
 import type { Db, Tx } from "../db/database.js";
 import type { LegacyKeyRow } from "./legacy-key.table.js";
 
-/** Every legacy key with this hint, revoked ones included (so revocation can be reported). */
+/** Every legacy key with this hint, active ones first; revoked ones too, to report revocation. */
 export async function findLegacyKeysByHint(db: Db, hint: string): Promise<LegacyKeyRow[]> {
-  return db.selectFrom("legacy_keys").selectAll().where("hint", "=", hint).execute();
+  return db
+    .selectFrom("legacy_keys")
+    .selectAll()
+    .where("hint", "=", hint)
+    .orderBy((eb) => eb("revoked_at", "is", null), "desc")
+    .execute();
 }
 
 /** Hints of all legacy keys: the in-memory gate that keeps other tokens off the database. */

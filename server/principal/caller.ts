@@ -1,7 +1,7 @@
 // Who is calling, and what they may do. The caller travels in a typed context value, set once per
 // request by the RPC boundary.
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
-import { NotFoundError, PermissionDeniedError } from "../errors.js";
+import { PermissionDeniedError } from "../errors.js";
 import type { PrincipalKind, Role } from "./principal.table.js";
 
 /** An authenticated principal. */
@@ -14,6 +14,7 @@ export interface Caller {
   readonly role: Role | null;
 }
 
+/** Where the RPC boundary puts the authenticated caller for the method to read. */
 export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "caller" });
 
 /** The caller the boundary authenticated; every RPC is authenticated before it runs. */
@@ -47,14 +48,4 @@ export function requireSupport(caller: Caller): Caller {
     throw new PermissionDeniedError("only support staff can use the support service");
   }
   return caller;
-}
-
-/** Rows of another workspace are answered as absent, never as forbidden. */
-export function ensureSameWorkspace<T extends { workspace_id: string }>(
-  row: T | undefined,
-  workspaceId: string,
-  what: string,
-): T {
-  if (!row || row.workspace_id !== workspaceId) throw new NotFoundError(`${what} not found`);
-  return row;
 }

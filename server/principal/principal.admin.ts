@@ -1,6 +1,6 @@
 // Creating principals and minting their tokens: used by the CLI (and by tests, which set up the
 // same principals a deployment would have). A token is returned once; only its hash is stored.
-import { mintToken } from "../../contract/key-format.js";
+import { mintToken, parseToken } from "../../contract/key-format.js";
 import { PRINCIPAL_TOKEN_PREFIX } from "../config.js";
 import type { Db } from "../db/database.js";
 import type { Hasher } from "../hashing.js";
@@ -15,26 +15,53 @@ export interface MintedPrincipal {
   readonly token: string;
 }
 
+/** A mistake in the arguments the operator can fix, such as an unknown workspace or principal. */
+export class AdminInputError extends Error {
+  override name = "AdminInputError";
+}
+
 /** Adds a principal and mints its first token, in one transaction. */
 export async function addPrincipal(
   db: Db,
   hasher: Hasher,
   p: { kind: PrincipalKind; name: string; workspaceId?: string | null; role?: Role | null },
 ): Promise<MintedPrincipal> {
-  const token = mintToken(PRINCIPAL_TOKEN_PREFIX);
-  const hash = await hasher.hash(token);
-  const principalId = newId("pr");
   const workspaceId = p.workspaceId ?? null;
+  if (workspaceId && !(await db.selectFrom("workspaces").select("id").where("id", "=", workspaceId).executeTakeFirst())) {
+    throw new AdminInputError(`no workspace "${workspaceId}"; \`apikeys principals list\` shows the workspaces`);
+  }
+  const principalId = newId("pr");
+  const { token, hash } = await newToken(hasher);
   await db.transaction().execute(async (tx) => {
     await insertPrincipal(tx, { id: principalId, kind: p.kind, workspace_id: workspaceId, role: p.role ?? null, name: p.name });
-    await insertPrincipalToken(tx, { id: token.slice(PRINCIPAL_TOKEN_PREFIX.length + 1, PRINCIPAL_TOKEN_PREFIX.length + 13), principal_id: principalId, hash });
+    await insertPrincipalToken(tx, { id: parseToken(token, PRINCIPAL_TOKEN_PREFIX)!.id, principal_id: principalId, hash });
   });
   return { principalId, workspaceId, token };
 }
 
-/** Creates a workspace and its first owner. */
+/** Mints another token for an existing principal (for example after revoking a leaked one). */
+export async function addToken(db: Db, hasher: Hasher, principalId: string): Promise<MintedPrincipal> {
+  const principal = await db.selectFrom("principals").select(["id", "workspace_id"]).where("id", "=", principalId).executeTakeFirst();
+  if (!principal) throw new AdminInputError(`no principal "${principalId}"; \`apikeys principals list\` shows them`);
+  const { token, hash } = await newToken(hasher);
+  await insertPrincipalToken(db, { id: parseToken(token, PRINCIPAL_TOKEN_PREFIX)!.id, principal_id: principalId, hash });
+  return { principalId, workspaceId: principal.workspace_id, token };
+}
+
+/** Creates a workspace and its first owner, in one transaction. */
 export async function createWorkspaceWithOwner(db: Db, hasher: Hasher, w: { name: string; ownerName: string }): Promise<MintedPrincipal> {
   const workspaceId = newId("ws");
-  await db.insertInto("workspaces").values({ id: workspaceId, name: w.name }).execute();
-  return addPrincipal(db, hasher, { kind: "member", role: "owner", name: w.ownerName, workspaceId });
+  const principalId = newId("pr");
+  const { token, hash } = await newToken(hasher);
+  await db.transaction().execute(async (tx) => {
+    await tx.insertInto("workspaces").values({ id: workspaceId, name: w.name }).execute();
+    await insertPrincipal(tx, { id: principalId, kind: "member", workspace_id: workspaceId, role: "owner", name: w.ownerName });
+    await insertPrincipalToken(tx, { id: parseToken(token, PRINCIPAL_TOKEN_PREFIX)!.id, principal_id: principalId, hash });
+  });
+  return { principalId, workspaceId, token };
+}
+
+async function newToken(hasher: Hasher): Promise<{ token: string; hash: string }> {
+  const token = mintToken(PRINCIPAL_TOKEN_PREFIX);
+  return { token, hash: await hasher.hash(token) };
 }

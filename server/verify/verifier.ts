@@ -1,14 +1,14 @@
 // The verification path: parse and checksum with no I/O, look the key up by its public id, check
 // the secret with argon2, then decide the scopes. Problems with the key are a status, not an error.
 import { parseToken } from "../../contract/key-format.js";
-import { findApiKeyById, upgradeHash } from "../api-key/api-key.repository.js";
+import { findApiKeyById } from "../api-key/api-key.repository.js";
 import type { Access, ApiKeyRow } from "../api-key/api-key.table.js";
 import type { Db } from "../db/database.js";
+import type { UpgradeHash } from "../hash-upgrade.js";
 import type { Hasher } from "../hashing.js";
 import { legacyHint, legacySecretProblem } from "../legacy/legacy-hint.js";
-import type { LegacyHints } from "../legacy/legacy-hints.js";
+import type { LegacyHintCache } from "../legacy/legacy-hint-cache.js";
 import { findLegacyKeysByHint } from "../legacy/legacy-key.repository.js";
-import type { Logger } from "../logger.js";
 import { listScopes } from "../scope/scope.repository.js";
 import { effectiveScopes, missingScopes } from "../scope/scope-rules.js";
 import type { LastUsedRecorder } from "./last-used.js";
@@ -40,10 +40,10 @@ export type Verifier = (request: VerifyRequest) => Promise<Verification>;
 interface VerifierDeps {
   readonly db: Db;
   readonly hasher: Hasher;
+  readonly upgradeHash: UpgradeHash;
   readonly keyPrefix: string;
   readonly lastUsed: LastUsedRecorder;
-  readonly legacyHints: LegacyHints;
-  readonly log: Logger;
+  readonly legacyHints: LegacyHintCache;
 }
 
 const NOT_FOUND: Verification = Object.freeze({ status: "not_found" });
@@ -76,34 +76,34 @@ export function createVerifier(deps: VerifierDeps): Verifier {
   /** Which stored secret the token matches, upgrading an outdated hash in passing. */
   async function matchSecret(row: ApiKeyRow, token: string): Promise<"current" | "previous" | "expired" | "none"> {
     if (await hasher.verify(row.hash, token)) {
-      if (hasher.needsRehash(row.hash)) void rehash(row.id, "hash", row.hash, token);
+      deps.upgradeHash({ table: "api_keys", column: "hash", id: row.id, hash: row.hash }, token);
       return "current";
     }
     if (row.previous_hash && (await hasher.verify(row.previous_hash, token))) {
-      return row.previous_expires_at && row.previous_expires_at > new Date() ? "previous" : "expired";
+      if (!(row.previous_expires_at && row.previous_expires_at > new Date())) return "expired";
+      deps.upgradeHash({ table: "api_keys", column: "previous_hash", id: row.id, hash: row.previous_hash }, token);
+      return "previous";
     }
     return "none";
-  }
-
-  async function rehash(id: string, column: "hash" | "previous_hash", oldHash: string, token: string) {
-    try {
-      await upgradeHash(db, id, column, oldHash, await hasher.hash(token));
-    } catch (error) {
-      deps.log.warn("could not upgrade an outdated key hash", { keyId: id, error });
-    }
   }
 
   async function verifyLegacy(request: VerifyRequest): Promise<Verification> {
     const { token, visibleWorkspace } = request;
     if (legacySecretProblem(token) || !deps.legacyHints.has(legacyHint(token))) return { status: "malformed" };
+    let revoked = false;
+    // Active rows come first, so a revoked import of the same secret never hides an active one.
     for (const row of await findLegacyKeysByHint(db, legacyHint(token))) {
       if (visibleWorkspace && row.workspace_id !== visibleWorkspace) continue;
       if (!(await hasher.verify(row.hash, token))) continue;
-      if (row.revoked_at) return { status: "revoked" };
+      if (row.revoked_at) {
+        revoked = true;
+        continue;
+      }
+      deps.upgradeHash({ table: "legacy_keys", column: "hash", id: row.id, hash: row.hash }, token);
       deps.lastUsed.record("legacy_keys", row.id);
       return decide({ id: row.id, workspace_id: row.workspace_id, access: "full", scopes: [] }, request.requiredScopes, true);
     }
-    return NOT_FOUND;
+    return revoked ? { status: "revoked" } : NOT_FOUND;
   }
 
   return async (request) => {

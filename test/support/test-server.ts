@@ -1,7 +1,7 @@
 // A real server for one test file: a fresh migrated database, both listeners on random ports,
 // the principals of a small deployment, and its log lines kept for inspection.
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ApiKeyService } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { SupportService } from "../../contract/gen/apikeys/v1/support_service_pb.js";
 import { startApp, type App } from "../../server/app.js";
@@ -25,6 +25,8 @@ export interface Principals {
   readonly otherOwner: string;
 }
 
+export type Listener = "http" | "grpc";
+
 export interface TestServer {
   readonly app: App;
   readonly config: Config;
@@ -33,10 +35,13 @@ export interface TestServer {
   readonly logs: string[];
   readonly httpUrl: string;
   readonly grpcAddress: string;
-  /** Connect JSON clients over HTTP/1.1 for a token (no header when token is undefined). */
-  apiKeys(token: string | undefined): Client<typeof ApiKeyService>;
-  support(token: string | undefined): Client<typeof SupportService>;
-  transport(token: string | undefined): Transport;
+  /**
+   * Clients for a token (no header when undefined): Connect JSON over HTTP/1.1 on the HTTP port,
+   * or gRPC on the gRPC port (grpc-js) with connect-node's gRPC transport.
+   */
+  apiKeys(token: string | undefined, listener?: Listener): Client<typeof ApiKeyService>;
+  support(token: string | undefined, listener?: Listener): Client<typeof SupportService>;
+  transport(token: string | undefined, listener?: Listener): Transport;
   stop(): Promise<void>;
 }
 
@@ -73,12 +78,14 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     otherOwner: b.token,
   };
   const httpUrl = `http://127.0.0.1:${app.httpPort}`;
-  const transport = (token: string | undefined) => {
+  const transport = (token: string | undefined, listener: Listener = "http") => {
     const auth: Interceptor = (next) => (req) => {
       if (token !== undefined) req.header.set("authorization", `Bearer ${token}`);
       return next(req);
     };
-    return createConnectTransport({ baseUrl: httpUrl, httpVersion: "1.1", interceptors: [auth] });
+    return listener === "http"
+      ? createConnectTransport({ baseUrl: httpUrl, httpVersion: "1.1", interceptors: [auth] })
+      : createGrpcTransport({ baseUrl: `http://127.0.0.1:${app.grpcPort}`, interceptors: [auth] });
   };
   return {
     app,
@@ -87,8 +94,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     logs,
     httpUrl,
     grpcAddress: `127.0.0.1:${app.grpcPort}`,
-    apiKeys: (token) => createClient(ApiKeyService, transport(token)),
-    support: (token) => createClient(SupportService, transport(token)),
+    apiKeys: (token, listener) => createClient(ApiKeyService, transport(token, listener)),
+    support: (token, listener) => createClient(SupportService, transport(token, listener)),
     transport,
     stop: async () => {
       await app.close();

@@ -4,7 +4,7 @@ import type { Db } from "../db/database.js";
 import type { Logger } from "../logger.js";
 import { listLegacyHints } from "./legacy-key.repository.js";
 
-export interface LegacyHints {
+export interface LegacyHintCache {
   has(hint: string): boolean;
   /** Reloads now; called after a local import or revoke, and on the timer. */
   reload(): Promise<void>;
@@ -12,7 +12,7 @@ export interface LegacyHints {
 }
 
 /** Loads the hints and keeps reloading them every `intervalMs`. */
-export async function startLegacyHints(db: Db, intervalMs: number, log: Logger): Promise<LegacyHints> {
+export async function startLegacyHintCache(db: Db, intervalMs: number, log: Logger): Promise<LegacyHintCache> {
   let hints = new Set(await listLegacyHints(db));
   const reload = async () => {
     try {
