@@ -5,17 +5,11 @@ import { createDatabase, type Db } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
 import { startGrpcServer } from "./grpc-server.js";
-import { createHashUpgrader } from "./hash-upgrade.js";
-import { createHasher } from "./hashing.js";
 import { startHttpServer } from "./http-server.js";
-import { startLegacyHintCache } from "./legacy/legacy-hint-cache.js";
 import type { Logger } from "./logger.js";
-import { createAuthenticator } from "./principal/authenticate.js";
 import { createRoutes, createServices } from "./routes.js";
 import { addScopes } from "./scope/scope.repository.js";
 import { readScopeCatalogFile } from "./scope/scope-catalog-file.js";
-import { createLastUsedRecorder } from "./verify/last-used.js";
-import { createVerifier } from "./verify/verifier.js";
 
 export interface App {
   readonly grpcPort: number;
@@ -40,15 +34,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       const added = await addScopes(db, await readScopeCatalogFile(config.scopesFile));
       if (added.length > 0) log.info("scopes added from catalog file", { file: config.scopesFile, added });
     }
-    const hasher = createHasher(config.argon2);
-    const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log);
-    closers.push(() => lastUsed.stop());
-    const legacyHints = await startLegacyHintCache(db, config.legacyRefreshMs, log);
-    closers.push(() => legacyHints.stop());
-    const upgradeHash = createHashUpgrader(db, hasher, log);
-    const verify = createVerifier({ db, hasher, upgradeHash, keyPrefix: config.keyPrefix, lastUsed, legacyHints });
-    const authenticate = createAuthenticator(db, hasher, upgradeHash);
-    const services = createServices({ db, hasher, keyPrefix: config.keyPrefix, verify, authenticate, log });
+    const { services, stop } = await createServices(db, config, log);
+    closers.push(stop);
 
     const tls = config.tls && {
       cert: await readFile(config.tls.certFile),

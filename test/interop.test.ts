@@ -149,6 +149,25 @@ describe("HTTP port", () => {
     expect(JSON.parse(stdout)).toMatchObject({ valid: true, keyId: key.id });
   });
 
+  it("buf curl speaks gRPC-Web to the HTTP port", async () => {
+    const { stdout } = await run(buf, [
+      "curl", "--schema", "proto", "--protocol", "grpcweb",
+      "-H", `authorization: Bearer ${server.principals.service}`,
+      "-d", JSON.stringify({ key: key.secret, required_scopes: ["orders:read"] }),
+      `${server.httpUrl}/apikeys.v1.ApiKeyService/VerifyApiKey`,
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({ valid: true, keyId: key.id });
+  });
+
+  it("refuses VerifyApiKey as a GET, so a key never travels in a URL", async () => {
+    const message = encodeURIComponent(JSON.stringify({ key: key.secret }));
+    const { stdout } = await run("curl", [
+      "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", `authorization: Bearer ${server.principals.service}`,
+      `${server.httpUrl}/apikeys.v1.ApiKeyService/VerifyApiKey?encoding=json&message=${message}`,
+    ]);
+    expect(stdout).toBe("405");
+  });
+
   it.each([
     ["gRPC-Web", () => createGrpcWebTransport({ baseUrl: server.httpUrl, httpVersion: "1.1" })],
     ["gRPC", () => createGrpcTransport({ baseUrl: server.httpUrl })],

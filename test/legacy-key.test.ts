@@ -60,8 +60,11 @@ describe("legacy account key", () => {
   });
 
   it("never appears in key lists", async () => {
+    const legacyId = (await server.support(server.principals.support).getLegacyKey({ workspaceId: server.principals.workspaceId })).legacyKey!.id;
     const { apiKeys } = await server.apiKeys(server.principals.owner).listApiKeys({ pageSize: 1000 });
-    expect(apiKeys.some((k) => k.hint.startsWith("sk_l"))).toBe(false);
+    expect(legacyId).toMatch(/^lk_/);
+    expect(apiKeys.map((k) => k.id)).not.toContain(legacyId);
+    expect(apiKeys).toHaveLength(0); // this workspace has no API keys, only the legacy key
   });
 
   it("support sees its metadata, including last use, and never its secret", async () => {

@@ -20,6 +20,11 @@ describe("proto", () => {
     expect(stdout + stderr).toBe("");
   });
 
+  it("has no breaking change against the last commit (buf breaking, FILE rules)", async () => {
+    const { stdout, stderr } = await run(buf, ["breaking", "--against", ".git#ref=HEAD"]);
+    expect(stdout + stderr).toBe("");
+  });
+
   it("generated code in contract/gen is current: run `npm run generate` after changing proto/", async () => {
     const out = await mkdtemp(path.join(tmpdir(), "apikeys-gen-"));
     try {

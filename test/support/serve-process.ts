@@ -1,58 +1,59 @@
 // `bin/apikeys serve` as a child process, as an operator runs it: for tests of start-up,
 // SIGTERM, the embedded Postgres default and the README's commands.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 
 export interface ServeProcess {
   readonly child: ChildProcess;
   readonly grpcPort: number;
   readonly httpPort: number;
-  /** Everything the process wrote to stderr (JSON log lines). */
+  /** Everything the process wrote (JSON log lines on stderr). */
   readonly output: () => string;
+  /** Resolves once a line containing `text` has been written. */
+  waitFor(text: string): Promise<void>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
-/** A port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Starts `bin/apikeys serve` with `env` and waits for its "apikeys is serving" line. */
+/** Starts `bin/apikeys serve` on free ports (port 0) and reads them from its "serving" line. */
 export async function startServeProcess(env: Record<string, string>): Promise<ServeProcess> {
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
   const child = spawn("bin/apikeys", ["serve"], {
-    env: { ...process.env, APIKEYS_GRPC_PORT: String(grpcPort), APIKEYS_HTTP_PORT: String(httpPort), ...env },
+    env: { ...process.env, APIKEYS_GRPC_PORT: "0", APIKEYS_HTTP_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    output += d;
+    for (const listener of listeners) listener();
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 90 s:\n${output}`)), 90_000);
-    const check = () => {
-      if (output.includes('"msg":"apikeys is serving"')) {
+  const waitFor = (text: string, timeoutMs = 90_000) =>
+    new Promise<void>((resolve, reject) => {
+      const done = () => {
+        listeners.delete(check);
         clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stderr!.on("data", check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before serving:\n${output}`));
+      };
+      const check = () => {
+        if (output.includes(text)) {
+          done();
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => (done(), reject(new Error(`no "${text}" within ${timeoutMs} ms:\n${output}`))), timeoutMs);
+      listeners.add(check);
+      void exited.then((code) => (done(), reject(new Error(`server exited with ${code} before "${text}":\n${output}`))));
+      check();
     });
-  });
+  await waitFor('"msg":"apikeys is serving"');
+  const serving = JSON.parse(output.split("\n").find((line) => line.includes('"msg":"apikeys is serving"'))!) as { grpc: string; http: string };
   return {
     child,
-    grpcPort,
-    httpPort,
+    grpcPort: Number(serving.grpc.split(":").pop()),
+    httpPort: Number(serving.http.split(":").pop()),
     output: () => output,
+    waitFor: (text) => waitFor(text),
     stop: async () => {
       child.kill("SIGTERM");
       return exited;
