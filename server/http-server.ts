@@ -38,6 +38,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       router = r;
     },
     readMaxBytes: opts.maxMessageBytes,
+    // Protobuf JSON's own default: a misspelt field ("nmae") is an error, not silently dropped.
+    jsonOptions: { ignoreUnknownFields: false },
     interceptors: [logInternalErrors(log)],
   });
   const allowed = new Map<string, string[]>();
