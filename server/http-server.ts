@@ -39,7 +39,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     },
     readMaxBytes: opts.maxMessageBytes,
     // Protobuf JSON's own default: a misspelt field ("nmae") is an error, not silently dropped.
-    jsonOptions: { ignoreUnknownFields: false },
+    // Responses spell out empty and false values ("valid": false, "apiKeys": []) for curl users.
+    jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true },
     interceptors: [logInternalErrors(log)],
   });
   const allowed = new Map<string, string[]>();

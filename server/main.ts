@@ -61,7 +61,7 @@ const COMMANDS: Record<string, Command> = {
     run: async ({ db, hasher, values }) => {
       await migrateToLatest(db);
       if (await db.selectFrom("workspaces").select("id").limit(1).executeTakeFirst()) {
-        throw new UsageError("already bootstrapped; use `apikeys workspaces add` for another workspace");
+        throw new AdminInputError("already bootstrapped; use `apikeys workspaces add` for another workspace");
       }
       printOwner(await createWorkspaceWithOwner(db, hasher, { name: values.workspace!, ownerName: values.owner! }));
     },
@@ -172,7 +172,9 @@ function parseCommandArgs(command: Command, args: string[]) {
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    const known = (command.options ?? []).map((o) => `--${o}`).join(", ") || "no options";
+    const unknown = /'(-[^']*)'/.exec((err as Error).message)?.[1];
+    throw new UsageError(unknown ? `unknown option ${unknown}; this command takes ${known}` : (err as Error).message);
   }
   const values = parsed.values as Record<string, string | undefined>;
   for (const required of command.required ?? []) {

@@ -22,11 +22,12 @@ export interface Database {
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
 
-// int8 (bigserial ids, counts) as strings would surprise; audit ids stay strings on purpose, so
-// only parse counts where needed. Timestamps come back as Date (pg's default).
-
 /** Opens a pool on `url`; close it with `db.destroy()`. */
 export function createDatabase(url: string, poolSize = 10): Db {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle connection can be terminated by the server (a restart, or the embedded Postgres
+  // stopping right after the pool closed). pg-pool drops that client; without a listener the
+  // 'error' event would crash the process. A query that needs the database still fails loudly.
+  pool.on("error", () => {});
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

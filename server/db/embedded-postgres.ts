@@ -80,7 +80,15 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await stop();
     throw err;
   }
-  log.info("embedded Postgres is running", { dataDir, requestedDataDir: requested, port });
+  const relocated = dataDir !== requested;
+  log.info("embedded Postgres is running", {
+    dataDir,
+    port,
+    ...(relocated && {
+      requestedDataDir: requested,
+      why: `the postgres user cannot enter a folder above ${requested}, so the cluster lives in ${dataDir} and ${requested} links to it`,
+    }),
+  });
   return { url: `${base}/${DATABASE}`, dataDir, stop };
 }
 
