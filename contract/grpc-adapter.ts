@@ -5,8 +5,6 @@
 // it must never import from server/.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService, Message, MessageInitShape } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
 import {
   Code,
   ConnectError,
@@ -24,6 +22,8 @@ import type {
   UnaryResponse,
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import { metadataToHeaders, toMetadata } from "./grpc-metadata.js";
+import { toStatus } from "./grpc-status.js";
 
 /** What every grpc-js server call offers (grpc-js does not export this type). */
 export type ServerSurfaceCall = Pick<
@@ -276,91 +276,6 @@ function createCallContext(method: DescMethod, call: ServerSurfaceCall, options:
   return { ctx, done };
 }
 
-// Maps anything thrown to the status connect-node's gRPC protocol would send
-// (protocol-grpc/trailer-status.ts): the same code, the raw message, error metadata and
-// details in trailers, and only "internal error" for anything that is not a ConnectError.
-function toStatus(
-  err: unknown,
-  ctx: HandlerContext,
-  method: DescMethod,
-  options: GrpcAdapterOptions,
-): Partial<grpc.StatusObject> {
-  let error: ConnectError;
-  if (err instanceof ConnectError) {
-    error = err;
-  } else {
-    report(options, err, method);
-    error = new ConnectError("internal error", Code.Internal, undefined, undefined, err);
-  }
-  const trailer = new Headers(ctx.responseTrailer);
-  error.metadata.forEach((value, key) => trailer.append(key, value));
-  const metadata = toMetadata(trailer, method, options);
-  if (error.details.length > 0) metadata.set("grpc-status-details-bin", encodeStatus(error));
-  const code: grpc.status = error.code as number;
-  return { code, details: error.rawMessage, metadata };
-}
-
-/** Encodes a ConnectError as a binary google.rpc.Status (code = 1, message = 2, details = 3). */
-export function encodeStatus(error: ConnectError): Buffer {
-  const writer = new BinaryWriter();
-  writer.tag(1, WireType.Varint).int32(error.code);
-  if (error.rawMessage !== "") writer.tag(2, WireType.LengthDelimited).string(error.rawMessage);
-  for (const detail of error.details) {
-    const any =
-      "desc" in detail
-        ? anyPack(detail.desc, create(detail.desc, detail.value))
-        : create(AnySchema, { typeUrl: `type.googleapis.com/${detail.type}`, value: detail.value });
-    writer.tag(3, WireType.LengthDelimited).bytes(toBinary(AnySchema, any));
-  }
-  return asBuffer(writer.finish());
-}
-
-// Request metadata as Connect request headers. grpc-js has already decoded `-bin` values; they are
-// re-encoded as base64, which is what connect-node hands implementations for the same header.
-function metadataToHeaders(metadata: grpc.Metadata): Headers {
-  const headers = new Headers();
-  for (const [key, values] of Object.entries(metadata.toJSON())) {
-    for (const value of values) {
-      headers.append(key, typeof value === "string" ? value : value.toString("base64"));
-    }
-  }
-  return headers;
-}
-
-// Headers the transport owns: an implementation (or a ConnectError's metadata copied from another
-// call) must not override them.
-const TRANSPORT_HEADERS = new Set([
-  "connection",
-  "content-length",
-  "content-type",
-  "grpc-accept-encoding",
-  "grpc-encoding",
-  "grpc-message",
-  "grpc-status",
-  "grpc-status-details-bin",
-  "grpc-timeout",
-  "te",
-  "transfer-encoding",
-]);
-
-function toMetadata(headers: Headers, method: DescMethod, options: GrpcAdapterOptions): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  headers.forEach((value, key) => {
-    if (key.startsWith(":") || TRANSPORT_HEADERS.has(key)) return;
-    try {
-      if (key.endsWith("-bin")) {
-        for (const part of value.split(",")) metadata.add(key, Buffer.from(part.trim(), "base64"));
-      } else {
-        metadata.add(key, value);
-      }
-    } catch (err) {
-      // grpc-js rejects keys and values HTTP/2 cannot carry; drop the header, keep the call.
-      report(options, new Error(`dropped response metadata "${key}"`, { cause: err }), method);
-    }
-  });
-  return metadata;
-}
-
 // grpc-js sends its default headers with the first message when none were sent explicitly.
 function sendHeader(call: ServerSurfaceCall, header: Headers, method: DescMethod, options: GrpcAdapterOptions): void {
   const metadata = toMetadata(header, method, options);
@@ -415,14 +330,6 @@ async function* mapIterable<T, U>(source: AsyncIterable<T>, fn: (value: T) => U)
 function remainingMs(deadline: grpc.Deadline): number | undefined {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
-}
-
-function report(options: GrpcAdapterOptions, error: unknown, method: DescMethod): void {
-  try {
-    options.onError?.(error, method);
-  } catch {
-    // A failing log hook must not change the answer the client gets.
-  }
 }
 
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -242,7 +242,7 @@ describe("HTTP listener (connect-node)", () => {
     });
 
     it("when a request carries a secret in the query and the authorization header, then the access log has neither", async () => {
-      const url = `${service}/ListScopes?encoding=json&message=%7B%22key%22%3A%22ak_secret%22%7D`;
+      const url = `${service}/ListScopes?encoding=json&message=%7B%7D&api_key=ak_secret`;
       await curl(["-H", "authorization: Bearer tok_secret", url]);
 
       const access = lines().filter((l) => l.msg === "http request");
