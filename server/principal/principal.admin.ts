@@ -31,10 +31,10 @@ export async function addPrincipal(
     throw new AdminInputError(`no workspace "${workspaceId}"; \`apikeys principals list\` shows the workspaces`);
   }
   const principalId = newId("pr");
-  const { token, hash } = await newToken(hasher);
+  const { token, tokenId, hash } = await newToken(hasher);
   await db.transaction().execute(async (tx) => {
     await insertPrincipal(tx, { id: principalId, kind: p.kind, workspace_id: workspaceId, role: p.role ?? null, name: p.name });
-    await insertPrincipalToken(tx, { id: parseToken(token, PRINCIPAL_TOKEN_PREFIX)!.id, principal_id: principalId, hash });
+    await insertPrincipalToken(tx, { id: tokenId, principal_id: principalId, hash });
   });
   return { principalId, workspaceId, token };
 }
@@ -43,8 +43,8 @@ export async function addPrincipal(
 export async function addToken(db: Db, hasher: Hasher, principalId: string): Promise<MintedPrincipal> {
   const principal = await db.selectFrom("principals").select(["id", "workspace_id"]).where("id", "=", principalId).executeTakeFirst();
   if (!principal) throw new AdminInputError(`no principal "${principalId}"; \`apikeys principals list\` shows them`);
-  const { token, hash } = await newToken(hasher);
-  await insertPrincipalToken(db, { id: parseToken(token, PRINCIPAL_TOKEN_PREFIX)!.id, principal_id: principalId, hash });
+  const { token, tokenId, hash } = await newToken(hasher);
+  await insertPrincipalToken(db, { id: tokenId, principal_id: principalId, hash });
   return { principalId, workspaceId: principal.workspace_id, token };
 }
 
@@ -52,16 +52,17 @@ export async function addToken(db: Db, hasher: Hasher, principalId: string): Pro
 export async function createWorkspaceWithOwner(db: Db, hasher: Hasher, w: { name: string; ownerName: string }): Promise<MintedPrincipal> {
   const workspaceId = newId("ws");
   const principalId = newId("pr");
-  const { token, hash } = await newToken(hasher);
+  const { token, tokenId, hash } = await newToken(hasher);
   await db.transaction().execute(async (tx) => {
     await tx.insertInto("workspaces").values({ id: workspaceId, name: w.name }).execute();
     await insertPrincipal(tx, { id: principalId, kind: "member", workspace_id: workspaceId, role: "owner", name: w.ownerName });
-    await insertPrincipalToken(tx, { id: parseToken(token, PRINCIPAL_TOKEN_PREFIX)!.id, principal_id: principalId, hash });
+    await insertPrincipalToken(tx, { id: tokenId, principal_id: principalId, hash });
   });
   return { principalId, workspaceId, token };
 }
 
-async function newToken(hasher: Hasher): Promise<{ token: string; hash: string }> {
+/** A fresh token, its public id (the token row's key) and its hash. */
+async function newToken(hasher: Hasher): Promise<{ token: string; tokenId: string; hash: string }> {
   const token = mintToken(PRINCIPAL_TOKEN_PREFIX);
-  return { token, hash: await hasher.hash(token) };
+  return { token, tokenId: parseToken(token, PRINCIPAL_TOKEN_PREFIX)!.id, hash: await hasher.hash(token) };
 }
