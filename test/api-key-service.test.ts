@@ -146,6 +146,26 @@ describe("DeleteApiKey", () => {
     expect(await outcomeOf(owner().deleteApiKey({ id: apiKey!.id }))).toBe(Code.NotFound);
   });
 
+  it("with a grace period, the key leaves reads at once and verifies until the grace ends", async () => {
+    const { apiKey, secret } = await owner().createApiKey({ name: "Delete gently", access: AccessLevel.FULL });
+    await owner().deleteApiKey({ id: apiKey!.id, gracePeriod: durationFromMs(3600_000) });
+    expect(await outcomeOf(owner().getApiKey({ id: apiKey!.id }))).toBe(Code.NotFound);
+    expect(await outcomeOf(owner().updateApiKey({ apiKey: { id: apiKey!.id, name: "Revived" }, updateMask: { paths: ["name"] } }))).toBe(Code.NotFound);
+    expect((await owner().listApiKeys({ pageSize: 1000 })).apiKeys.map((k) => k.id)).not.toContain(apiKey!.id);
+    expect((await service().verifyApiKey({ key: secret })).valid).toBe(true);
+    const events = (await owner().listAuditEvents({ apiKeyId: apiKey!.id })).events;
+    expect(events[0]?.changes.map((c) => c.field)).toEqual(["name", "grace_period_seconds"]);
+    // The hour passes.
+    await server.app.db.updateTable("api_keys").set({ deleted_at: new Date(Date.now() - 1000) }).where("id", "=", apiKey!.id).execute();
+    expect((await service().verifyApiKey({ key: secret })).status).toBe(VerificationStatus.REVOKED);
+  });
+
+  it("refuses a deletion grace period over 24 hours and keeps the key", async () => {
+    const { apiKey } = await owner().createApiKey({ name: "Not so gently", access: AccessLevel.FULL });
+    expect(await outcomeOf(owner().deleteApiKey({ id: apiKey!.id, gracePeriod: durationFromMs(25 * 3600_000) }))).toBe(Code.InvalidArgument);
+    expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.name).toBe("Not so gently");
+  });
+
   it("with a stale etag, refuses and keeps the key", async () => {
     const { apiKey } = await owner().createApiKey({ name: "Keep me", access: AccessLevel.FULL });
     expect(await outcomeOf(owner().deleteApiKey({ id: apiKey!.id, etag: '"999"' }))).toBe(Code.Aborted);

@@ -25,15 +25,19 @@ describe("proto", () => {
     expect(stdout + stderr).toBe("");
   });
 
-  it("generated code in contract/gen is current: run `npm run generate` after changing proto/", async () => {
+  // Each buf template writes one output directory; `npm run generate` runs both.
+  it.each([
+    ["buf.gen.yaml", "contract/gen", "proto/"],
+    ["buf.gen.provider.yaml", "provider/gen", "provider/proto/"],
+  ])("generated code from %s in %s is current: run `npm run generate` after changing %s", async (template, dir) => {
     const out = await mkdtemp(path.join(tmpdir(), "apikeys-gen-"));
     try {
-      await run(buf, ["generate", "--output", out]);
-      const fresh = path.join(out, "contract/gen");
+      await run(buf, ["generate", "--template", template, "--output", out]);
+      const fresh = path.join(out, dir);
       const files = await listFiles(fresh);
-      expect(files).toEqual(await listFiles("contract/gen"));
+      expect(files).toEqual(await listFiles(dir));
       for (const file of files) {
-        expect(await readFile(path.join("contract/gen", file), "utf8"), file).toBe(await readFile(path.join(fresh, file), "utf8"));
+        expect(await readFile(path.join(dir, file), "utf8"), file).toBe(await readFile(path.join(fresh, file), "utf8"));
       }
     } finally {
       await rm(out, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // ApiKeyService: the same implementation serves the Connect (HTTP) and grpc-js (gRPC) listeners.
 import type { ServiceImpl } from "@connectrpc/connect";
 import { durationMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Duration } from "@bufbuild/protobuf/wkt";
 import type { ApiKeyService } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { VerificationStatus } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { describeTokenProblem, inspectToken, mintToken, parseToken, tokenHint } from "../../contract/key-format.js";
@@ -27,6 +28,14 @@ export interface ApiKeyServiceDeps {
 }
 
 const MAX_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/** A rotation's or deletion's grace period in milliseconds, or a violation when out of range. */
+function checkGrace(grace: Duration | undefined, violations: FieldViolation[]): number {
+  const ms = grace ? durationMs(grace) : 0;
+  if (ms >= 0 && ms <= MAX_GRACE_MS) return ms;
+  violations.push({ field: "grace_period", description: "must be from 0 to 24 hours (86400s)" });
+  return 0;
+}
 // How Postgres prints a timestamptz as text (the ListApiKeys cursor); anything else is forged.
 const POSTGRES_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
 const UPDATABLE = ["name", "access", "scopes"] as const;
@@ -168,15 +177,22 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
 
     async deleteApiKey(req, ctx) {
       const caller = requireKeyManager(callerOf(ctx));
+      const violations: FieldViolation[] = [];
+      const graceMs = checkGrace(req.gracePeriod, violations);
+      InvalidArgumentError.throwIfAny(violations);
       await db.transaction().execute(async (tx) => {
         const current = await lockKey(tx, caller, req.id, req.etag);
-        await updateApiKey(tx, current.id, { deleted_at: new Date(), previous_hash: null, previous_expires_at: null });
+        // deleted_at is when verification stops; the key leaves every management call right away.
+        await updateApiKey(tx, current.id, { deleted_at: new Date(Date.now() + graceMs), previous_hash: null, previous_expires_at: null });
         await insertAuditEvent(tx, {
           workspace_id: caller.workspaceId,
           actor: caller,
           action: "delete",
           api_key_id: current.id,
-          changes: [{ field: "name", old: current.name }],
+          changes: [
+            { field: "name", old: current.name },
+            ...(graceMs > 0 ? [{ field: "grace_period_seconds", new: graceMs / 1000 }] : []),
+          ],
         });
       });
       return {};
@@ -185,10 +201,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
     async rotateApiKey(req, ctx) {
       const caller = requireKeyManager(callerOf(ctx));
       const violations: FieldViolation[] = [];
-      const graceMs = req.gracePeriod ? durationMs(req.gracePeriod) : 0;
-      if (!(graceMs >= 0 && graceMs <= MAX_GRACE_MS)) {
-        violations.push({ field: "grace_period", description: "must be from 0 to 24 hours (86400s)" });
-      }
+      const graceMs = checkGrace(req.gracePeriod, violations);
       const token = tokenFrom(req.keyMaterial, "key_material", violations, req.id);
       InvalidArgumentError.throwIfAny(violations);
       const hash = await hasher.hash(token);

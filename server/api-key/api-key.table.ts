@@ -18,6 +18,7 @@ export interface ApiKeyTable {
   created_at: ColumnType<Date, never, never>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
   last_used_at: Date | null;
+  /** When the key stops verifying: the delete itself, or its end of grace (DeleteApiKey grace_period). */
   deleted_at: Date | null;
 }
 

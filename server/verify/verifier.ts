@@ -114,7 +114,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     if (!row || (request.visibleWorkspace && row.workspace_id !== request.visibleWorkspace)) return NOT_FOUND;
     const match = await matchSecret(row, request.token);
     if (match === "none") return NOT_FOUND;
-    if (row.deleted_at) return { status: "revoked" };
+    if (row.deleted_at && row.deleted_at <= new Date()) return { status: "revoked" };
     if (match === "expired") return { status: "expired" };
     deps.lastUsed.record("api_keys", row.id);
     return decide(row, request.requiredScopes, false);

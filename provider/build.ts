@@ -1,0 +1,56 @@
+// Builds the provider into a directory Terraform can use offline: one bundled JavaScript file
+// (so start-up loads no module graph: Terraform starts the provider several times per command)
+// and the executable wrapper Terraform runs, laid out as a filesystem mirror. Prints the CLI
+// configuration that points Terraform at it.
+//
+//   npm run build:provider            → dist/terraform-mirror/… and dist/terraformrc
+//   npm run build:provider -- DIR     → the same under DIR (tests build into temporary folders)
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { PROVIDER_SOURCE, PROVIDER_VERSION, providerPlatform } from "./provider-address.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const out = path.resolve(process.argv[2] ?? path.join(root, "dist"));
+const mirror = path.join(out, "terraform-mirror");
+const target = path.join(mirror, PROVIDER_SOURCE, PROVIDER_VERSION, providerPlatform());
+const type = PROVIDER_SOURCE.split("/")[2]!;
+
+await rm(mirror, { recursive: true, force: true });
+await mkdir(target, { recursive: true });
+await build({
+  entryPoints: [path.join(root, "provider", "main.ts")],
+  outfile: path.join(target, "provider.mjs"),
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  minify: true,
+  legalComments: "none",
+  // grpc-js and other CommonJS dependencies call require(); give the ES module one.
+  banner: { js: "import { createRequire as __apikeysRequire } from 'node:module'; const require = __apikeysRequire(import.meta.url);" },
+  logLevel: "warning",
+});
+// Terraform runs this file. `exec` replaces the shell, so Terraform's pipes and signals reach node
+// directly (a shell left in between keeps the pipes open and Terraform waits forever). The node
+// that built the provider runs it, whatever PATH Terraform passes on.
+const executable = path.join(target, `terraform-provider-${type}_v${PROVIDER_VERSION}`);
+await writeFile(executable, `#!/bin/sh\nexec "${process.execPath}" "$(dirname "$0")/provider.mjs" "$@"\n`);
+await chmod(executable, 0o755);
+
+const cliConfig = `provider_installation {
+  filesystem_mirror {
+    path    = "${mirror}"
+    include = ["${PROVIDER_SOURCE}"]
+  }
+  direct {
+    exclude = ["${PROVIDER_SOURCE}"]
+  }
+}
+`;
+await writeFile(path.join(out, "terraformrc"), cliConfig);
+process.stdout.write(
+  `Built ${PROVIDER_SOURCE} ${PROVIDER_VERSION} into ${target}\n\n` +
+    `Point Terraform at it (the same text is in ${path.join(out, "terraformrc")}):\n\n  export TF_CLI_CONFIG_FILE=${path.join(out, "terraformrc")}\n\n${cliConfig}`,
+);

@@ -1,0 +1,54 @@
+// Runs a provider as a go-plugin plugin: check that Terraform launched us, mint a certificate,
+// serve gRPC with mutual TLS on 127.0.0.1, and print the handshake line as the first and only
+// stdout output. Terraform then talks to us until it calls GRPCController.Shutdown.
+import * as grpc from "@grpc/grpc-js";
+import { addConnectService } from "../../contract/grpc-adapter.js";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { GRPCBroker } from "../gen/plugin/grpc_broker_pb.js";
+import { GRPCController } from "../gen/plugin/grpc_controller_pb.js";
+import { GRPCStdio } from "../gen/plugin/grpc_stdio_pb.js";
+import { Provider } from "../gen/tfplugin6/tfplugin6_pb.js";
+import { createPluginCertificate } from "./certificate.js";
+import { NotLaunchedByTerraformError, handshakeLine, readPluginEnvironment, serverCredentials } from "./handshake.js";
+import { broker, createController, health, stdio } from "./plugin-services.js";
+import { createProviderService } from "./provider-service.js";
+import type { ProviderDefinition } from "./resource.js";
+
+// Terraform's own limit for provider messages (256 MiB): large plans must not fail on size.
+const MAX_MESSAGE_BYTES = 256 << 20;
+
+/** Serves `def` to the Terraform process that started us; never returns normally. */
+export async function servePlugin<C>(def: ProviderDefinition<C>): Promise<void> {
+  let env;
+  try {
+    env = readPluginEnvironment();
+  } catch (e) {
+    if (!(e instanceof NotLaunchedByTerraformError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  }
+  const cert = createPluginCertificate();
+  const server = new grpc.Server({ "grpc.max_receive_message_length": MAX_MESSAGE_BYTES, "grpc.max_send_message_length": MAX_MESSAGE_BYTES });
+  const exit = () => {
+    server.forceShutdown();
+    process.exit(0);
+  };
+  // Terraform's provider log is our stderr; only unexpected errors go there.
+  const log = (message: string) => process.stderr.write(`[apikeys provider] ${message}\n`);
+  addConnectService(server, Provider, createProviderService(def, log));
+  addConnectService(server, GRPCController, createController(exit));
+  addConnectService(server, GRPCStdio, stdio);
+  addConnectService(server, GRPCBroker, broker);
+  addConnectService(server, Health, health);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", serverCredentials(cert, env.clientCertPem), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  process.stdout.write(handshakeLine(port, cert.certDer));
+  // Ctrl-C reaches the whole process group; Terraform answers it with StopProvider and Shutdown.
+  process.on("SIGINT", () => {});
+  // If Terraform dies without Shutdown, we are re-parented: do not linger.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) exit();
+  }, 1000).unref();
+}

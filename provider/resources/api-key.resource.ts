@@ -1,0 +1,206 @@
+// apikeys_api_key: one API key. Name, access and scopes update in place. The secret comes either
+// from client-minted key material through the write-only `secret_wo` (never in plan or state), or,
+// in classic mode, from the server into the sensitive `secret` attribute (kept in state).
+// Changing `secret_wo_version` replaces the key; with create_before_destroy the new key exists and
+// the secret stores hold its secret before the old key is deleted, and `grace_period_seconds`
+// keeps the old key verifying a while longer.
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { AccessLevel, type ApiKey } from "../../contract/gen/apikeys/v1/api_key_pb.js";
+import type { ApikeysClient } from "../api-client.js";
+import { call, isNotFound } from "../api-errors.js";
+import { DiagnosticsError, error, type Diagnostic } from "../protocol/diagnostics.js";
+import type { ManagedResource } from "../protocol/resource.js";
+import { UNKNOWN, type TfObject, type TfValue } from "../protocol/schema.js";
+
+const MAX_GRACE_SECONDS = 86_400;
+const NAME_MAX = 100;
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+
+export const apiKeyResource: ManagedResource<ApikeysClient> = {
+  typeName: "apikeys_api_key",
+  schema: {
+    description: "An API key of the token's workspace. Its secret goes to your secret stores, never into state when `secret_wo` is used.",
+    attributes: {
+      id: { type: "string", computed: true, description: "Public key id: the 12 characters after the prefix in the key." },
+      name: { type: "string", required: true, description: "Name, 1 to 100 characters; convention: tool + environment + purpose, such as \"Snowflake production export\"." },
+      access: { type: "string", required: true, description: "\"full\": every scope, including scopes added later. \"custom\": only `scopes`." },
+      scopes: { type: { set: "string" }, optional: true, description: "Scopes of a \"custom\" key, from the server's catalog (data source apikeys_scopes). Not allowed for \"full\"." },
+      secret_wo: {
+        type: "string",
+        optional: true,
+        sensitive: true,
+        writeOnly: true,
+        description: "Key material minted by the ephemeral resource apikeys_key_material. Write-only: never stored in plan or state. Read only when the key is created.",
+      },
+      secret_wo_version: {
+        type: "number",
+        optional: true,
+        description: "Any change replaces the key with a new one using the current `secret_wo` (or a new server-minted secret in classic mode). Bump it to rotate.",
+      },
+      grace_period_seconds: {
+        type: "number",
+        optional: true,
+        description: "When Terraform deletes this key (on destroy, or when a version bump replaces it), the key keeps verifying this many seconds, 0 to 86400. Default 0.",
+      },
+      secret: {
+        type: "string",
+        computed: true,
+        sensitive: true,
+        description: "Classic mode only (no `secret_wo`): the server-minted secret, stored in state. Prefer `secret_wo`, which keeps the secret out of state.",
+      },
+      hint: { type: "string", computed: true, description: "Prefix, id and last 4 characters: identifies the key without revealing it." },
+      created_at: { type: "string", computed: true, description: "Creation time, RFC 3339." },
+      updated_at: { type: "string", computed: true, description: "Time of the last change to name, access or scopes, RFC 3339." },
+    },
+  },
+  replaceOn: ["secret_wo_version"],
+
+  validate(config) {
+    const problems: Diagnostic[] = [];
+    const { name, access, scopes, secret_wo_version: version, grace_period_seconds: grace } = config;
+    if (typeof name === "string") {
+      const length = [...name].length;
+      if (name.trim() !== name) problems.push(error("Invalid key name", "Remove the spaces at the start and end of `name`.", "name"));
+      else if (length === 0 || length > NAME_MAX) problems.push(error("Invalid key name", `\`name\` must be 1 to ${NAME_MAX} characters, got ${length}.`, "name"));
+      else if (CONTROL.test(name)) problems.push(error("Invalid key name", "`name` must not contain control characters such as newlines or tabs.", "name"));
+    }
+    if (typeof access === "string" && access !== "full" && access !== "custom") {
+      problems.push(error("Invalid access", `\`access\` must be "full" (every scope, including later ones) or "custom" (only \`scopes\`), got ${JSON.stringify(access)}.`, "access"));
+    }
+    if (access === "full" && scopes !== null && scopes !== UNKNOWN) {
+      problems.push(error("Scopes on a full-access key", "Remove `scopes`: a \"full\" key passes every scope. Use access = \"custom\" to choose scopes.", "scopes"));
+    }
+    if (access === "custom" && (scopes === null || (Array.isArray(scopes) && scopes.length === 0))) {
+      problems.push(error("Missing scopes", "A \"custom\" key needs at least one scope in `scopes`; the data source apikeys_scopes lists them.", "scopes"));
+    }
+    if (typeof version === "number" && !(Number.isInteger(version) && version >= 0)) {
+      problems.push(error("Invalid secret version", "`secret_wo_version` must be a whole number of 0 or more; bump it by one to rotate.", "secret_wo_version"));
+    }
+    if (typeof grace === "number" && !(Number.isInteger(grace) && grace >= 0 && grace <= MAX_GRACE_SECONDS)) {
+      problems.push(error("Invalid grace period", `\`grace_period_seconds\` must be a whole number from 0 to ${MAX_GRACE_SECONDS} (24 hours).`, "grace_period_seconds"));
+    }
+    return problems;
+  },
+
+  async modifyPlan(draft, client) {
+    const { config, prior } = draft;
+    const planned: Record<string, TfValue> = { ...draft.planned };
+    if (Array.isArray(config.scopes)) await checkScopesExist(config.scopes, client);
+    if (prior === null) {
+      // Classic mode: the server mints the secret, so it is known only after apply.
+      planned.secret = config.secret_wo === null ? UNKNOWN : null;
+      return { planned, requiresReplace: [] };
+    }
+    if (changedFields(prior, planned).length > 0) planned.updated_at = UNKNOWN;
+    // A key imported without a version adopts the first version set, instead of being replaced.
+    const adopting = draft.private.imported === true && prior.secret_wo_version === null;
+    return { planned, requiresReplace: adopting ? [] : draft.requiresReplace };
+  },
+
+  async create({ planned, config }, client) {
+    const material = config.secret_wo;
+    const { apiKey, secret } = await call("create the key", () =>
+      client.api.createApiKey({
+        name: str(planned.name),
+        access: accessToProto(str(planned.access)),
+        scopes: strings(planned.scopes),
+        keyMaterial: typeof material === "string" ? material : "",
+      }),
+    );
+    return { state: toState(apiKey!, planned, secret === "" ? null : secret) };
+  },
+
+  async read(state, _priv, client) {
+    try {
+      const { apiKey } = await client.api.getApiKey({ id: str(state.id) });
+      return toState(apiKey!, state, state.secret);
+    } catch (e) {
+      // Deleted outside Terraform: leave state, so the next plan creates it again.
+      if (isNotFound(e)) return null;
+      return call("read the key", () => Promise.reject(e));
+    }
+  },
+
+  async update({ prior, planned }, client) {
+    const paths = changedFields(prior, planned);
+    if (paths.length === 0) return { state: { ...planned, updated_at: prior.updated_at ?? null } };
+    const { apiKey } = await call("update the key", () =>
+      client.api.updateApiKey({
+        apiKey: { id: str(prior.id), name: str(planned.name), access: accessToProto(str(planned.access)), scopes: strings(planned.scopes) },
+        updateMask: { paths },
+      }),
+    );
+    return { state: toState(apiKey!, planned, prior.secret) };
+  },
+
+  async delete(prior, client) {
+    const seconds = typeof prior.grace_period_seconds === "number" ? prior.grace_period_seconds : 0;
+    try {
+      await client.api.deleteApiKey({ id: str(prior.id), gracePeriod: { seconds: BigInt(seconds) } });
+    } catch (e) {
+      if (!isNotFound(e)) return call("delete the key", () => Promise.reject(e));
+    }
+  },
+
+  async importState(id, client) {
+    const { apiKey } = await call(`import the key "${id}"`, () => client.api.getApiKey({ id }));
+    const blank = { secret_wo: null, secret_wo_version: null, grace_period_seconds: null, scopes: null };
+    return { state: toState(apiKey!, blank, null), private: { imported: true } };
+  },
+};
+
+/** The fields the server must change; scopes compare as a set. */
+function changedFields(prior: TfObject, planned: TfObject): string[] {
+  const canonical = (v: TfValue) => (v === UNKNOWN ? "unknown" : JSON.stringify(Array.isArray(v) ? [...v].sort() : v));
+  return ["name", "access", "scopes"].filter((a) => canonical(prior[a]!) !== canonical(planned[a]!));
+}
+
+/** The server's key as state; Terraform-only arguments come from `kept` (the plan or prior state). */
+function toState(key: ApiKey, kept: TfObject, secret: TfValue | undefined): TfObject {
+  const full = key.access === AccessLevel.FULL;
+  return {
+    id: key.id,
+    name: key.name,
+    access: full ? "full" : "custom",
+    // A full key has no scopes of its own; null keeps the plan stable against `scopes` left out.
+    scopes: full ? null : [...key.scopes],
+    secret_wo: null,
+    secret_wo_version: kept.secret_wo_version ?? null,
+    grace_period_seconds: kept.grace_period_seconds ?? null,
+    secret: secret ?? null,
+    hint: key.hint,
+    created_at: rfc3339(key.createTime),
+    updated_at: rfc3339(key.updateTime),
+  };
+}
+
+async function checkScopesExist(scopes: readonly TfValue[], client: ApikeysClient): Promise<void> {
+  const catalog = await client.scopeNames();
+  const known = new Set(catalog);
+  const unknown = scopes.filter((s): s is string => typeof s === "string" && !known.has(s));
+  if (unknown.length === 0) return;
+  throw new DiagnosticsError([
+    error(
+      `Unknown scope${unknown.length > 1 ? "s" : ""} ${unknown.map((s) => JSON.stringify(s)).join(", ")}`,
+      `Use scopes from the server's catalog: ${catalog.join(", ") || "(empty; add scopes with `apikeys scopes add`)"}.`,
+      "scopes",
+    ),
+  ]);
+}
+
+function accessToProto(access: string): AccessLevel {
+  return access === "full" ? AccessLevel.FULL : AccessLevel.CUSTOM;
+}
+
+function rfc3339(time: Timestamp | undefined): string | null {
+  return time ? timestampDate(time).toISOString() : null;
+}
+
+function str(value: TfValue | undefined): string {
+  if (typeof value !== "string") throw new Error(`expected a known string, got ${String(value)}`);
+  return value;
+}
+
+function strings(value: TfValue | undefined): string[] {
+  return Array.isArray(value) ? value.map(str) : [];
+}

@@ -1,0 +1,287 @@
+// The provider's acceptance tests: the real terraform binary, the provider built from this
+// checkout, and a real server on real Postgres. One key walks its whole life: create with a
+// client-minted secret, no changes, update in place, import, drift, rotation, destroy.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { buildProvider, terraformDir, type TerraformDir } from "./support/terraform.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
+
+let server: TestServer;
+let cliConfig: string;
+let tf: TerraformDir;
+
+beforeAll(async () => {
+  [server, cliConfig] = await Promise.all([startTestServer(), buildProvider()]);
+  tf = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
+});
+afterAll(() => server?.stop());
+
+const TOKEN = /ak_[0-9A-Za-z]{50}/;
+const owner = () => server.apiKeys(server.principals.owner);
+/** Verification as a service does it: over the gRPC port (grpc-js). */
+const verify = (key: string, requiredScopes: string[] = []) => server.apiKeys(server.principals.service, "grpc").verifyApiKey({ key, requiredScopes });
+
+interface KeyConfig {
+  name: string;
+  scopes: string[];
+  version: number;
+}
+
+/**
+ * A key whose secret is minted locally and handed to a "secret store": a local-exec provisioner
+ * that writes it to a file, the way a command store hands it to any CLI. The store is replaced
+ * whenever the key is, so it always holds the current key's secret.
+ */
+function keyConfig(c: KeyConfig): string {
+  return `
+terraform {
+  required_providers {
+    apikeys = { source = "apikeys.local/apikeys/apikeys" }
+  }
+}
+
+provider "apikeys" {}
+
+ephemeral "apikeys_key_material" "export" {}
+
+resource "apikeys_api_key" "export" {
+  name                 = ${JSON.stringify(c.name)}
+  access               = "custom"
+  scopes               = ${JSON.stringify(c.scopes)}
+  secret_wo            = ephemeral.apikeys_key_material.export.token
+  secret_wo_version    = ${c.version}
+  grace_period_seconds = 3
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "terraform_data" "store" {
+  triggers_replace = [apikeys_api_key.export.id]
+
+  provisioner "local-exec" {
+    command     = "umask 077; printf '%s' \\"$SECRET\\" > secret.txt"
+    environment = { SECRET = ephemeral.apikeys_key_material.export.token }
+  }
+}
+
+output "key_id" {
+  value = apikeys_api_key.export.id
+}
+`;
+}
+
+const stateOf = async () => JSON.parse(await tf.ok("show", "-json")) as { values: { root_module: { resources: { address: string; values: Record<string, unknown> }[] } } };
+const keyState = async () => (await stateOf()).values.root_module.resources.find((r) => r.address === "apikeys_api_key.export")!.values;
+const storedSecret = () => readFile(path.join(tf.dir, "secret.txt"), "utf8");
+const files = async (...names: string[]) => (await Promise.all(names.map((n) => readFile(path.join(tf.dir, n), "latin1")))).join("\n");
+
+describe("apikeys_api_key", () => {
+  let keyId: string;
+  let firstSecret: string;
+
+  it("when applied, creates the key with the locally minted secret, which verifies over gRPC", async () => {
+    await tf.write({ "main.tf": keyConfig({ name: "Snowflake production export", scopes: ["orders:read", "reports:export"], version: 1 }) });
+    await tf.ok("init", "-no-color");
+    await tf.ok("plan", "-no-color", "-out=create.tfplan");
+    const applied = await tf.ok("apply", "-no-color", "-auto-approve");
+    expect(applied).toContain("Apply complete! Resources: 2 added, 0 changed, 0 destroyed.");
+    firstSecret = await storedSecret();
+    expect(firstSecret).toMatch(TOKEN);
+    keyId = (await keyState()).id as string;
+    expect(firstSecret.slice(3, 15)).toBe(keyId);
+    const verified = await verify(firstSecret, ["orders:read", "reports:export"]);
+    expect(verified.status).toBe(VerificationStatus.VALID);
+    expect((await verify(firstSecret, ["orders:write"])).status).toBe(VerificationStatus.INSUFFICIENT_SCOPE);
+  });
+
+  it("keeps the secret out of the state and the saved plan", async () => {
+    const state = await files("terraform.tfstate", "create.tfplan");
+    expect(state).not.toContain(firstSecret);
+    expect(state).not.toMatch(TOKEN);
+    expect(await tf.ok("show", "-json", "create.tfplan")).not.toMatch(TOKEN);
+    const values = await keyState();
+    expect(values.secret_wo).toBeNull();
+    expect(values.secret).toBeNull();
+    expect(values.hint).toBe(`ak_${keyId}…${firstSecret.slice(-4)}`);
+  });
+
+  it("then plans no changes", async () => {
+    const plan = await tf.run("plan", "-no-color", "-detailed-exitcode");
+    expect(plan.stdout).toContain("No changes.");
+    expect(plan.code).toBe(0);
+  });
+
+  it("updates name and scopes in place, keeping the key and its secret", async () => {
+    await tf.write({ "main.tf": keyConfig({ name: "Snowflake production orders export", scopes: ["orders:read"], version: 1 }) });
+    const applied = await tf.ok("apply", "-no-color", "-auto-approve");
+    expect(applied).toContain("Resources: 0 added, 1 changed, 0 destroyed.");
+    const { apiKey } = await owner().getApiKey({ id: keyId });
+    expect(apiKey?.name).toBe("Snowflake production orders export");
+    expect(apiKey?.scopes).toEqual(["orders:read"]);
+    expect((await verify(firstSecret, ["orders:read"])).status).toBe(VerificationStatus.VALID);
+    expect((await verify(firstSecret, ["reports:export"])).status).toBe(VerificationStatus.INSUFFICIENT_SCOPE);
+    expect((await tf.run("plan", "-detailed-exitcode")).code).toBe(0);
+  });
+
+  it("imports by id into the same attributes", async () => {
+    const imported = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
+    await imported.write({ "main.tf": keyConfig({ name: "Snowflake production orders export", scopes: ["orders:read"], version: 1 }) });
+    await imported.ok("init", "-no-color");
+    expect(await imported.ok("import", "-no-color", "apikeys_api_key.export", keyId)).toContain("Import successful!");
+    const original = await keyState();
+    const show = JSON.parse(await imported.ok("show", "-json")) as Awaited<ReturnType<typeof stateOf>>;
+    const copy = show.values.root_module.resources.find((r) => r.address === "apikeys_api_key.export")!.values;
+    for (const attribute of ["id", "name", "access", "scopes", "hint", "created_at", "updated_at", "secret"]) {
+      expect(copy[attribute], attribute).toEqual(original[attribute]);
+    }
+    // The imported key adopts the configured version instead of being replaced.
+    const plan = await imported.ok("plan", "-no-color");
+    expect(plan).toContain("apikeys_api_key.export will be updated in-place");
+    expect(plan).not.toContain("apikeys_api_key.export must be replaced");
+  });
+
+  it("when the key is deleted outside Terraform, drops it on refresh and plans to create it again", async () => {
+    await owner().deleteApiKey({ id: keyId });
+    const plan = await tf.run("plan", "-no-color", "-detailed-exitcode");
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain("apikeys_api_key.export will be created");
+    await tf.ok("apply", "-no-color", "-auto-approve");
+    const recreated = await storedSecret();
+    expect(recreated).not.toBe(firstSecret);
+    keyId = (await keyState()).id as string;
+    expect((await verify(recreated, ["orders:read"])).status).toBe(VerificationStatus.VALID);
+    expect((await verify(firstSecret)).status).toBe(VerificationStatus.REVOKED);
+  });
+
+  it("rotates on a version bump: new key, then the store, then the old key, which verifies until its grace ends", async () => {
+    const oldSecret = await storedSecret();
+    const oldId = keyId;
+    await tf.write({ "main.tf": keyConfig({ name: "Snowflake production orders export", scopes: ["orders:read"], version: 2 }) });
+    const applied = await tf.ok("apply", "-no-color", "-auto-approve");
+    // Terraform's own log shows the order: new key, new secret in the store, old key deleted.
+    const created = applied.indexOf("apikeys_api_key.export: Creation complete");
+    const stored = applied.indexOf("terraform_data.store: Creation complete");
+    const deleted = applied.search(/apikeys_api_key\.export \(deposed object \w+\): Destroying/);
+    expect(created).toBeGreaterThan(-1);
+    expect(stored).toBeGreaterThan(created);
+    expect(deleted).toBeGreaterThan(stored);
+    const newSecret = await storedSecret();
+    keyId = (await keyState()).id as string;
+    expect(keyId).not.toBe(oldId);
+    expect((await verify(newSecret, ["orders:read"])).status).toBe(VerificationStatus.VALID);
+    // The old key is deleted but keeps verifying for its 3-second grace, then stops.
+    expect((await verify(oldSecret, ["orders:read"])).status).toBe(VerificationStatus.VALID);
+    expect(await owner().getApiKey({ id: oldId }).catch((e: Error) => e.message)).toMatch(/not found/);
+    let status = VerificationStatus.VALID;
+    for (const deadline = Date.now() + 15_000; status === VerificationStatus.VALID && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await verify(oldSecret)).status;
+    }
+    expect(status).toBe(VerificationStatus.REVOKED);
+    expect((await verify(newSecret, ["orders:read"])).status).toBe(VerificationStatus.VALID);
+    expect(await files("terraform.tfstate")).not.toMatch(TOKEN);
+  });
+
+  it("when destroyed, deletes the key", async () => {
+    expect(await tf.ok("destroy", "-no-color", "-auto-approve")).toContain("Resources: 2 destroyed.");
+    expect(await owner().getApiKey({ id: keyId }).catch((e: Error) => e.message)).toMatch(/not found/);
+  });
+});
+
+describe("classic mode", () => {
+  it("without secret_wo, keeps the server-minted secret in state as a sensitive value that verifies", async () => {
+    const classic = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
+    await classic.write({
+      "main.tf": `
+terraform {
+  required_providers {
+    apikeys = { source = "apikeys.local/apikeys/apikeys" }
+  }
+}
+resource "apikeys_api_key" "legacy_ci" {
+  name   = "Jenkins production deploy"
+  access = "full"
+}
+output "secret" {
+  value     = apikeys_api_key.legacy_ci.secret
+  sensitive = true
+}
+`,
+    });
+    await classic.ok("init", "-no-color");
+    const applied = await classic.ok("apply", "-no-color", "-auto-approve");
+    expect(applied).toContain("secret = <sensitive>");
+    const secret = await classic.ok("output", "-raw", "secret");
+    expect(secret).toMatch(TOKEN);
+    expect((await verify(secret, ["orders:write"])).status).toBe(VerificationStatus.VALID);
+    expect((await classic.run("plan", "-detailed-exitcode")).code).toBe(0);
+  });
+});
+
+describe("bad configuration", () => {
+  async function planWith(env: Record<string, string>, resource: string) {
+    const dir = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner, ...env });
+    await dir.write({
+      "main.tf": `
+terraform {
+  required_providers {
+    apikeys = { source = "apikeys.local/apikeys/apikeys" }
+  }
+}
+${resource}
+`,
+    });
+    await dir.ok("init", "-no-color");
+    return dir.run("plan", "-no-color");
+  }
+  const custom = (scopes: string) => `resource "apikeys_api_key" "k" {
+  name   = "Datadog production metrics"
+  access = "custom"
+  scopes = ${scopes}
+}`;
+
+  it("with a wrong token, fails at plan time saying which setting to fix", async () => {
+    const plan = await planWith({ APIKEYS_TOKEN: "akp_wrong" }, custom('["orders:read"]'));
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain("The apikeys server refused the token");
+    expect(plan.stderr).toContain("APIKEYS_TOKEN");
+    expect(plan.stderr).not.toContain(server.principals.owner);
+  });
+
+  it("with a token that may not manage keys, fails at plan time", async () => {
+    const plan = await planWith({ APIKEYS_TOKEN: server.principals.member }, custom('["orders:read"]'));
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain("The token may not manage API keys");
+  });
+
+  it("with a wrong endpoint, fails at plan time naming the endpoint setting", async () => {
+    const plan = await planWith({ APIKEYS_ENDPOINT: "http://127.0.0.1:9" }, custom('["orders:read"]'));
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain("Cannot reach the apikeys server");
+    expect(plan.stderr).toContain("endpoint");
+  });
+
+  it("with an unknown scope, fails at plan time listing the catalog", async () => {
+    const plan = await planWith({}, custom('["orders:read", "orders:delete"]'));
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain('Unknown scope "orders:delete"');
+    expect(plan.stderr.replace(/\s+/g, " ")).toContain("customers:read, customers:write, keys:read, orders:read, orders:write, reports:export");
+  });
+
+  it("with scopes on a full key or no scopes on a custom key, fails validation with the fix", async () => {
+    const full = await planWith({}, `resource "apikeys_api_key" "k" {
+  name   = "Zapier production sync"
+  access = "full"
+  scopes = ["orders:read"]
+}`);
+    expect(full.code).toBe(1);
+    expect(full.stderr).toContain("Scopes on a full-access key");
+    const empty = await planWith({}, custom("[]"));
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain("Missing scopes");
+  });
+});
