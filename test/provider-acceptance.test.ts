@@ -1,7 +1,8 @@
 // The provider's acceptance tests: the real terraform binary, the provider built from this
 // checkout, and a real server on real Postgres. One key walks its whole life: create with a
 // client-minted secret, no changes, update in place, import, drift, rotation, destroy.
-import { readFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
@@ -192,6 +193,22 @@ describe("apikeys_api_key", () => {
   });
 });
 
+describe("the README's example", () => {
+  it("applies as written, writes a secret that verifies with its scopes, then plans no changes", async () => {
+    const readme = await readFile("README.md", "utf8");
+    const hcl = /<!-- terraform-example:begin -->\n```hcl\n([\s\S]*?)```\n<!-- terraform-example:end -->/.exec(readme)?.[1];
+    expect(hcl).toContain('resource "apikeys_api_key" "snowflake"');
+    const example = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
+    await example.write({ "main.tf": hcl! });
+    await example.ok("init", "-no-color");
+    await example.ok("apply", "-no-color", "-auto-approve");
+    const secret = await readFile(path.join(example.dir, "snowflake.secret"), "utf8");
+    expect((await verify(secret, ["orders:read", "reports:export"])).status).toBe(VerificationStatus.VALID);
+    expect((await example.run("plan", "-detailed-exitcode")).code).toBe(0);
+    expect(await readFile(path.join(example.dir, "terraform.tfstate"), "utf8")).not.toMatch(TOKEN);
+  });
+});
+
 describe("classic mode", () => {
   it("without secret_wo, keeps the server-minted secret in state as a sensitive value that verifies", async () => {
     const classic = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
@@ -219,6 +236,21 @@ output "secret" {
     expect(secret).toMatch(TOKEN);
     expect((await verify(secret, ["orders:write"])).status).toBe(VerificationStatus.VALID);
     expect((await classic.run("plan", "-detailed-exitcode")).code).toBe(0);
+  });
+});
+
+describe("the provider executable", () => {
+  it("when started by hand, not by Terraform, says how to use it and exits", async () => {
+    const mirror = path.join(path.dirname(cliConfig), "terraform-mirror", "apikeys.local", "apikeys", "apikeys", "0.1.0");
+    const [platform] = await readdir(mirror);
+    const executable = path.join(mirror, platform!, "terraform-provider-apikeys_v0.1.0");
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      execFile(executable, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stdout, stderr })),
+    );
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toContain("Terraform");
+    expect(stderr).toMatch(/dev_overrides|filesystem_mirror/);
   });
 });
 
