@@ -108,13 +108,13 @@ function toMsg(v: TfValue, type: TfType, path: Path): Msg {
 
 /** Decodes a tfplugin6 DynamicValue.msgpack of the given type. */
 export function decodeValue(bytes: Uint8Array, type: TfType): TfValue {
-  return fromMsg(decode(bytes), type, []);
+  return fromMsg(decode(bytes), type, [], "decodeValue");
 }
 
-function fromMsg(m: Msg, type: TfType, path: Path): TfValue {
+function fromMsg(m: Msg, type: TfType, path: Path, caller: string): TfValue {
   if (m === null) return null;
   if (m instanceof Ext) return UNKNOWN;
-  const wrong = (): Error => new Error(`decodeValue: ${where(path)} must be ${aType(type)}, got ${describeValue(m)}`);
+  const wrong = (): Error => new Error(`${caller}: ${where(path)} must be ${aType(type)}, got ${describeValue(m)}`);
   if (type === "string") {
     if (typeof m !== "string") throw wrong();
     return m;
@@ -125,7 +125,7 @@ function fromMsg(m: Msg, type: TfType, path: Path): TfValue {
   }
   if (type === "number") {
     if (typeof m === "number") return m;
-    if (typeof m === "string") return parseNumber(m, path, "decodeValue");
+    if (typeof m === "string") return parseNumber(m, path, caller);
     throw wrong();
   }
   if ("list" in type || "set" in type) {
@@ -134,7 +134,7 @@ function fromMsg(m: Msg, type: TfType, path: Path): TfValue {
     const items: readonly Msg[] = m;
     return items.map((item, i) => {
       path.push(i);
-      const v = fromMsg(item, element, path);
+      const v = fromMsg(item, element, path, caller);
       path.pop();
       return v;
     });
@@ -142,19 +142,19 @@ function fromMsg(m: Msg, type: TfType, path: Path): TfValue {
   if (!(m instanceof Map)) throw wrong();
   const entries = m as ReadonlyMap<Msg, Msg>;
   for (const key of entries.keys()) {
-    if (typeof key !== "string") throw new Error(`decodeValue: ${where(path)} has a ${describeValue(key)} key; keys must be strings`);
+    if (typeof key !== "string") throw new Error(`${caller}: ${where(path)} has a ${describeValue(key)} key; keys must be strings`);
   }
   if ("map" in type) {
     const out: [string, TfValue][] = [];
     for (const [key, item] of entries) {
       path.push({ key: key as string });
-      out.push([key as string, fromMsg(item, type.map, path)]);
+      out.push([key as string, fromMsg(item, type.map, path, caller)]);
       path.pop();
     }
     // fromEntries, not assignment: a key named "__proto__" must stay a key.
     return Object.fromEntries(out);
   }
-  return objectFrom(type.object, path, "decodeValue", entries as ReadonlyMap<string, Msg>, fromMsg);
+  return objectFrom(type.object, path, caller, entries as ReadonlyMap<string, Msg>, (item, t, p) => fromMsg(item, t, p, caller));
 }
 
 /** Builds an object value holding every attribute of its type, null when absent; others are errors. */
@@ -195,47 +195,14 @@ export function decodeJsonValue(json: Uint8Array, type: TfType): TfValue {
   } catch (error) {
     throw new Error(`decodeJsonValue: not valid JSON: ${(error as Error).message}`);
   }
-  return fromJson(parsed, type, []);
+  return fromMsg(jsonToMsg(parsed), type, [], "decodeJsonValue");
 }
 
-function fromJson(j: unknown, type: TfType, path: Path): TfValue {
-  if (j === null) return null;
-  const wrong = (): Error => new Error(`decodeJsonValue: ${where(path)} must be ${aType(type)}, got ${describeValue(j)}`);
-  if (type === "string") {
-    if (typeof j !== "string") throw wrong();
-    return j;
-  }
-  if (type === "bool") {
-    if (typeof j !== "boolean") throw wrong();
-    return j;
-  }
-  if (type === "number") {
-    if (typeof j === "number") return j;
-    if (typeof j === "string") return parseNumber(j, path, "decodeJsonValue");
-    throw wrong();
-  }
-  if ("list" in type || "set" in type) {
-    if (!Array.isArray(j)) throw wrong();
-    const element = "list" in type ? type.list : type.set;
-    return j.map((item: unknown, i) => {
-      path.push(i);
-      const v = fromJson(item, element, path);
-      path.pop();
-      return v;
-    });
-  }
-  if (!isRecord(j)) throw wrong();
-  if ("map" in type) {
-    return Object.fromEntries(
-      Object.entries(j).map(([key, item]) => {
-        path.push({ key });
-        const v = fromJson(item, type.map, path);
-        path.pop();
-        return [key, v];
-      }),
-    );
-  }
-  return objectFrom(type.object, path, "decodeJsonValue", new Map(Object.entries(j)), fromJson);
+/** JSON as the msgpack decoder's output (objects as Maps), so one converter serves both encodings. */
+function jsonToMsg(j: unknown): Msg {
+  if (Array.isArray(j)) return j.map(jsonToMsg);
+  if (isRecord(j)) return new Map(Object.entries(j).map(([k, v]) => [k, jsonToMsg(v)]));
+  return j as Msg;
 }
 
 /** cty's JSON type encoding, as tfplugin6 Schema.Attribute.type carries it. */

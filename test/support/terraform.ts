@@ -32,9 +32,9 @@ export interface TerraformDir {
   ok(...args: string[]): Promise<string>;
 }
 
-/** A fresh working directory for terraform, offline, pointed at the built provider. */
-export async function terraformDir(cliConfig: string, env: Record<string, string>): Promise<TerraformDir> {
-  const dir = await mkdtemp(path.join(tmpdir(), "apikeys-tf-"));
+/** A working directory for terraform (a fresh one unless given), offline, pointed at the built provider. */
+export async function terraformDir(cliConfig: string, env: Record<string, string>, existing?: string): Promise<TerraformDir> {
+  const dir = existing ?? (await mkdtemp(path.join(tmpdir(), "apikeys-tf-")));
   const fullEnv = {
     ...process.env,
     TF_CLI_CONFIG_FILE: cliConfig,
