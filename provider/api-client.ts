@@ -51,7 +51,7 @@ export async function connect(settings: ClientSettings): Promise<ApikeysClient> 
   const api = createClient(ApiKeyService, transport);
   // The cheapest call that needs a key manager: a wrong endpoint, token or role fails here.
   await api.listApiKeys({ pageSize: 1 }).catch((e: unknown) => {
-    throw new DiagnosticsError([apiDiagnostic(e, `connect to the apikeys server at ${base}`)]);
+    throw new DiagnosticsError([apiDiagnostic(e, `list keys on the apikeys server at ${base}, the provider's check of its settings`)]);
   });
   let catalog: Promise<readonly string[]> | undefined;
   return {

@@ -54,6 +54,20 @@ describe("apikeys serve on the embedded Postgres", () => {
     }
   });
 
+  it("started at the same moment as a CLI command on a fresh folder, both share one cluster", async () => {
+    const fresh = { ...env(), APIKEYS_DATA_DIR: path.join(path.dirname(dataDir), "race") };
+    const [server, bootstrap] = await Promise.all([
+      startServeProcess(fresh),
+      exec("bin/apikeys", ["bootstrap", "--workspace", "Initech", "--owner", "peter"], { env: { ...process.env, ...fresh } }),
+    ]);
+    try {
+      const created = await client(server.httpPort, bootstrap.stdout.trim()).createApiKey({ name: "Raced", access: AccessLevel.FULL });
+      expect(created.apiKey?.name).toBe("Raced");
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
   it("on SIGTERM, an in-flight call still gets its answer", async () => {
     const server = await startServeProcess(env());
     const { stdout: token } = await exec("bin/apikeys", ["workspaces", "add", "--name", "Globex", "--owner", "oscar"], { env: { ...process.env, ...env() } });

@@ -45,3 +45,4 @@ new ApiKey(stack, "DatadogMetrics", {
 });
 
 app.synth();
+console.log(`Synthesized ${path.join(app.outdir, "stacks", stackName)}: run terraform -chdir=<that folder> init, then apply.`);

@@ -52,3 +52,4 @@ for (const { id, name, access, scopes, secretName } of integrations) {
 }
 
 app.synth();
+console.log(`Synthesized ${path.join(app.outdir, "stacks", stackName)}: run terraform -chdir=<that folder> init, then apply.`);

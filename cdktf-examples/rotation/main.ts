@@ -29,3 +29,4 @@ new ApiKey(stack, "GithubActionsDeploy", {
 });
 
 app.synth();
+console.log(`Synthesized ${path.join(app.outdir, "stacks", stackName)}: run terraform -chdir=<that folder> init, then apply.`);

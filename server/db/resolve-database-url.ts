@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import { findRunningEmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres.js";
+import { acquireStartLock } from "./start-lock.js";
 
 export interface ResolvedDatabase {
   readonly url: string;
@@ -15,12 +16,17 @@ export interface ResolvedDatabase {
 export async function resolveDatabaseUrl(config: Config, log: Logger): Promise<ResolvedDatabase> {
   if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
   const dataDir = path.resolve(config.dataDir, "postgres");
-  const running = await findRunningEmbeddedPostgres(dataDir);
-  if (running) {
-    log.debug("using the embedded Postgres another apikeys process started", { dataDir });
-    return { url: running, stop: async () => {} };
+  const release = await acquireStartLock(path.resolve(config.dataDir));
+  try {
+    const running = await findRunningEmbeddedPostgres(dataDir);
+    if (running) {
+      log.debug("using the embedded Postgres another apikeys process started", { dataDir });
+      return { url: running, stop: async () => {} };
+    }
+    const embedded = await startEmbeddedPostgres({ dataDir, log });
+    log.info("DATABASE_URL is not set: using the embedded Postgres; its data survives restarts", { dataDir: embedded.dataDir });
+    return embedded;
+  } finally {
+    await release();
   }
-  const embedded = await startEmbeddedPostgres({ dataDir, log });
-  log.info("DATABASE_URL is not set: using the embedded Postgres; its data survives restarts", { dataDir: embedded.dataDir });
-  return embedded;
 }
