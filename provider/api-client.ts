@@ -6,7 +6,7 @@ import { createClient, type Client, type Interceptor } from "@connectrpc/connect
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { apiDiagnostic } from "./api-errors.js";
-import { DiagnosticsError, error } from "./protocol/diagnostics.js";
+import { DiagnosticsError, error, type Diagnostic } from "./protocol/diagnostics.js";
 
 /** What resources use to reach the server. */
 export interface ApikeysClient {
@@ -25,9 +25,15 @@ export interface ClientSettings {
 export const ENDPOINT_VARIABLE = "APIKEYS_ENDPOINT";
 export const TOKEN_VARIABLE = "APIKEYS_TOKEN";
 
-/** Checks the settings, connects and proves the token can manage keys; throws DiagnosticsError. */
-export async function connect(settings: ClientSettings): Promise<ApikeysClient> {
-  const base = checkEndpoint(settings.endpoint);
+// A call that hangs must not hang Terraform: it fails after this long.
+const CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * Checks the settings, connects and proves the token can manage keys; throws DiagnosticsError.
+ * `stopped` aborts every call in flight and after (Terraform's StopProvider).
+ */
+export async function connect(settings: ClientSettings, stopped: AbortSignal): Promise<{ client: ApikeysClient; warnings: Diagnostic[] }> {
+  const { base, warnings } = checkEndpoint(settings.endpoint);
   if (!settings.token) {
     throw new DiagnosticsError([
       error(
@@ -39,12 +45,13 @@ export async function connect(settings: ClientSettings): Promise<ApikeysClient> 
   }
   const auth: Interceptor = (next) => (req) => {
     req.header.set("authorization", `Bearer ${settings.token}`);
-    return next(req);
+    return next({ ...req, signal: AbortSignal.any([req.signal, stopped]) });
   };
   const transport = createConnectTransport({
     baseUrl: base,
     httpVersion: "1.1",
     interceptors: [auth],
+    defaultTimeoutMs: CALL_TIMEOUT_MS,
     // A private CA for the server's TLS certificate; Node's default trust store otherwise.
     ...(settings.caCertificate ? { nodeOptions: { ca: settings.caCertificate } } : {}),
   });
@@ -54,7 +61,7 @@ export async function connect(settings: ClientSettings): Promise<ApikeysClient> 
     throw new DiagnosticsError([apiDiagnostic(e, `list keys on the apikeys server at ${base}, the provider's check of its settings`)]);
   });
   let catalog: Promise<readonly string[]> | undefined;
-  return {
+  const client: ApikeysClient = {
     api,
     scopeNames: () =>
       (catalog ??= api.listScopes({}).then(
@@ -65,9 +72,10 @@ export async function connect(settings: ClientSettings): Promise<ApikeysClient> 
         },
       )),
   };
+  return { client, warnings };
 }
 
-function checkEndpoint(endpoint: string): string {
+function checkEndpoint(endpoint: string): { base: string; warnings: Diagnostic[] } {
   const fix = `Set the provider's \`endpoint\` argument or the ${ENDPOINT_VARIABLE} environment variable to the server's HTTP port, such as http://127.0.0.1:8080.`;
   if (!endpoint) throw new DiagnosticsError([error("Missing apikeys endpoint", fix, "endpoint")]);
   let url: URL;
@@ -79,5 +87,18 @@ function checkEndpoint(endpoint: string): string {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new DiagnosticsError([error("Invalid apikeys endpoint", `"${endpoint}" must start with http:// or https://. ${fix}`, "endpoint")]);
   }
-  return endpoint.replace(/\/+$/, "");
+  // Never echo credentials in diagnostics; they belong in `token` anyway.
+  if (url.username || url.password) {
+    throw new DiagnosticsError([error("Invalid apikeys endpoint", "The endpoint must not contain a user name or password; give the credential in `token` (or APIKEYS_TOKEN).", "endpoint")]);
+  }
+  const warnings: Diagnostic[] = [];
+  if (url.protocol === "http:" && !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) {
+    warnings.push({
+      severity: "warning",
+      summary: "The apikeys token travels unencrypted",
+      detail: `${url.origin} is plain HTTP on another machine: anyone on the network path can read the token. Use https:// (APIKEYS_TLS_CERT and APIKEYS_TLS_KEY on the server).`,
+      attribute: "endpoint",
+    });
+  }
+  return { base: endpoint.replace(/\/+$/, ""), warnings };
 }

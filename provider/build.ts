@@ -5,7 +5,7 @@
 //
 //   npm run build:provider            → dist/terraform-mirror/… and dist/terraformrc
 //   npm run build:provider -- DIR     → the same under DIR (tests build into temporary folders)
-import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,11 +38,8 @@ await build({
   logLevel: "warning",
 });
 await copyFile(path.join(root, "provider", "launcher.cjs"), path.join(target, "launcher.cjs"));
-// One start as Terraform would make it, which writes the code cache next to the bundle.
-execFileSync(process.execPath, [path.join(target, "launcher.cjs")], {
-  env: { ...process.env, APIKEYS_PROVIDER_WRITE_CODE_CACHE: "1", [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE, PLUGIN_CLIENT_CERT: createPluginCertificate().certPem },
-  stdio: "ignore",
-});
+// One start as Terraform would make it, so that the first real start finds the code cache.
+await primeCodeCache(path.join(target, "launcher.cjs"));
 
 // Terraform runs this file. `exec` replaces the shell, so Terraform's pipes and signals reach node
 // directly (a shell left in between keeps the pipes open and Terraform waits forever). The node
@@ -66,3 +63,17 @@ process.stdout.write(
   `Built ${PROVIDER_SOURCE} ${PROVIDER_VERSION} into ${target}\n\n` +
     `Point Terraform at it (the same text is in ${path.join(out, "terraformrc")}):\n\n  export TF_CLI_CONFIG_FILE=${path.join(out, "terraformrc")}\n\n${cliConfig}`,
 );
+
+/** Starts the provider once with a throwaway client certificate; its first start writes the cache. */
+function primeCodeCache(launcher: string): Promise<void> {
+  const child = spawn(process.execPath, [launcher], {
+    env: { ...process.env, [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE, PLUGIN_CLIENT_CERT: createPluginCertificate().certPem },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => (code === null ? resolve() : reject(new Error(`the provider exited with ${code} before its handshake`))));
+    // The cache is written right after the handshake line; give it a moment, then stop.
+    child.stdout.once("data", () => setTimeout(() => child.kill("SIGKILL"), 500));
+  });
+}

@@ -8,6 +8,9 @@ import { apiKeyResource } from "./resources/api-key.resource.js";
 import { keyMaterialEphemeral } from "./resources/key-material.ephemeral.js";
 import { scopesDataSource } from "./resources/scopes.data-source.js";
 
+// One provider process serves one Terraform command; StopProvider ends all of its calls.
+const stopping = new AbortController();
+
 export const apikeysProvider: ProviderDefinition<ApikeysClient> = {
   schema: {
     description: "Manages API keys on an apikeys server.",
@@ -25,12 +28,15 @@ export const apikeysProvider: ProviderDefinition<ApikeysClient> = {
       ]);
     }
     const text = (v: unknown) => (typeof v === "string" ? v : undefined);
-    return connect({
+    const settings = {
       endpoint: text(config.endpoint) ?? process.env[ENDPOINT_VARIABLE] ?? "",
       token: text(config.token) ?? process.env[TOKEN_VARIABLE] ?? "",
       ...(text(config.ca_certificate) ? { caCertificate: text(config.ca_certificate) } : {}),
-    });
+    };
+    return connect(settings, stopping.signal);
   },
+
+  stop: () => stopping.abort(),
 
   resources: [apiKeyResource],
   dataSources: [scopesDataSource],

@@ -35,8 +35,7 @@ interface KeyConfig {
  * that writes it to a file, the way a command store hands it to any CLI. The store is replaced
  * whenever the key is, so it always holds the current key's secret.
  */
-function keyConfig(c: KeyConfig): string {
-  return `
+const PROVIDER_BLOCK = `
 terraform {
   required_providers {
     apikeys = { source = "apikeys.local/apikeys/apikeys" }
@@ -44,7 +43,10 @@ terraform {
 }
 
 provider "apikeys" {}
+`;
 
+function keyConfig(c: KeyConfig): string {
+  return `${PROVIDER_BLOCK}
 ephemeral "apikeys_key_material" "export" {}
 
 resource "apikeys_api_key" "export" {
@@ -128,21 +130,32 @@ describe("apikeys_api_key", () => {
     expect((await tf.run("plan", "-detailed-exitcode")).code).toBe(0);
   });
 
-  it("imports by id into the same attributes", async () => {
+  it("imports by id into the same attributes, and then plans no changes", async () => {
     const imported = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
-    await imported.write({ "main.tf": keyConfig({ name: "Snowflake production orders export", scopes: ["orders:read"], version: 1 }) });
+    // Managing an existing key's metadata: no secret_wo, since Terraform never knew its secret.
+    await imported.write({
+      "main.tf": `${PROVIDER_BLOCK}
+resource "apikeys_api_key" "export" {
+  name   = "Snowflake production orders export"
+  access = "custom"
+  scopes = ["orders:read"]
+}
+`,
+    });
     await imported.ok("init", "-no-color");
     expect(await imported.ok("import", "-no-color", "apikeys_api_key.export", keyId)).toContain("Import successful!");
     const original = await keyState();
     const show = JSON.parse(await imported.ok("show", "-json")) as Awaited<ReturnType<typeof stateOf>>;
     const copy = show.values.root_module.resources.find((r) => r.address === "apikeys_api_key.export")!.values;
-    for (const attribute of ["id", "name", "access", "scopes", "hint", "created_at", "updated_at", "secret"]) {
+    for (const attribute of ["id", "name", "access", "scopes", "hint", "created_at", "updated_at", "secret_version", "secret"]) {
       expect(copy[attribute], attribute).toEqual(original[attribute]);
     }
-    // The imported key adopts the configured version instead of being replaced.
-    const plan = await imported.ok("plan", "-no-color");
-    expect(plan).toContain("apikeys_api_key.export will be updated in-place");
-    expect(plan).not.toContain("apikeys_api_key.export must be replaced");
+    const plan = await imported.run("plan", "-no-color", "-detailed-exitcode");
+    expect(plan.stdout).toContain("No changes.");
+    expect(plan.code).toBe(0);
+    // With secret_wo, the first apply replaces the imported key, so its stores get a known secret.
+    await imported.write({ "main.tf": keyConfig({ name: "Snowflake production orders export", scopes: ["orders:read"], version: 1 }) });
+    expect(await imported.ok("plan", "-no-color")).toContain("apikeys_api_key.export must be replaced");
   });
 
   it("when the key is deleted outside Terraform, drops it on refresh and plans to create it again", async () => {
@@ -156,11 +169,13 @@ describe("apikeys_api_key", () => {
     keyId = (await keyState()).id as string;
     expect((await verify(recreated, ["orders:read"])).status).toBe(VerificationStatus.VALID);
     expect((await verify(firstSecret)).status).toBe(VerificationStatus.REVOKED);
+    expect((await tf.run("plan", "-detailed-exitcode")).code).toBe(0);
   });
 
   it("rotates on a version bump: new key, then the store, then the old key, which verifies until its grace ends", async () => {
     const oldSecret = await storedSecret();
     const oldId = keyId;
+    const oldVersion = (await keyState()).secret_version;
     await tf.write({ "main.tf": keyConfig({ name: "Snowflake production orders export", scopes: ["orders:read"], version: 2 }) });
     const applied = await tf.ok("apply", "-no-color", "-auto-approve");
     // Terraform's own log shows the order: new key, new secret in the store, old key deleted.
@@ -173,6 +188,7 @@ describe("apikeys_api_key", () => {
     const newSecret = await storedSecret();
     keyId = (await keyState()).id as string;
     expect(keyId).not.toBe(oldId);
+    expect((await keyState()).secret_version).not.toBe(oldVersion);
     expect((await verify(newSecret, ["orders:read"])).status).toBe(VerificationStatus.VALID);
     // The old key is deleted but keeps verifying for its 3-second grace, then stops.
     expect((await verify(oldSecret, ["orders:read"])).status).toBe(VerificationStatus.VALID);
@@ -185,6 +201,7 @@ describe("apikeys_api_key", () => {
     expect(status).toBe(VerificationStatus.REVOKED);
     expect((await verify(newSecret, ["orders:read"])).status).toBe(VerificationStatus.VALID);
     expect(await files("terraform.tfstate")).not.toMatch(TOKEN);
+    expect((await tf.run("plan", "-detailed-exitcode")).code).toBe(0);
   });
 
   it("when destroyed, deletes the key", async () => {
@@ -210,25 +227,23 @@ describe("the README's example", () => {
 });
 
 describe("classic mode", () => {
-  it("without secret_wo, keeps the server-minted secret in state as a sensitive value that verifies", async () => {
-    const classic = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
-    await classic.write({
-      "main.tf": `
-terraform {
-  required_providers {
-    apikeys = { source = "apikeys.local/apikeys/apikeys" }
-  }
-}
+  const classicConfig = (secretWo: boolean) => `${PROVIDER_BLOCK}
+${secretWo ? 'ephemeral "apikeys_key_material" "ci" {}' : ""}
 resource "apikeys_api_key" "legacy_ci" {
   name   = "Jenkins production deploy"
   access = "full"
+  ${secretWo ? "secret_wo = ephemeral.apikeys_key_material.ci.token\n  secret_wo_version = 1" : ""}
 }
 output "secret" {
   value     = apikeys_api_key.legacy_ci.secret
   sensitive = true
 }
-`,
-    });
+`;
+  let classic: TerraformDir;
+
+  it("without secret_wo, keeps the server-minted secret in state as a sensitive value that verifies", async () => {
+    classic = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
+    await classic.write({ "main.tf": classicConfig(false) });
     await classic.ok("init", "-no-color");
     const applied = await classic.ok("apply", "-no-color", "-auto-approve");
     expect(applied).toContain("secret = <sensitive>");
@@ -236,6 +251,41 @@ output "secret" {
     expect(secret).toMatch(TOKEN);
     expect((await verify(secret, ["orders:write"])).status).toBe(VerificationStatus.VALID);
     expect((await classic.run("plan", "-detailed-exitcode")).code).toBe(0);
+  });
+
+  it("switching to secret_wo replaces the key, and the classic secret leaves the state", async () => {
+    const oldSecret = await classic.ok("output", "-raw", "secret");
+    await classic.write({ "main.tf": classicConfig(true) });
+    expect(await classic.ok("plan", "-no-color")).toContain("apikeys_api_key.legacy_ci must be replaced");
+    await classic.ok("apply", "-no-color", "-auto-approve");
+    expect(await readFile(path.join(classic.dir, "terraform.tfstate"), "utf8")).not.toMatch(TOKEN);
+    expect((await verify(oldSecret)).status).toBe(VerificationStatus.REVOKED);
+    expect((await classic.run("plan", "-detailed-exitcode")).code).toBe(0);
+  });
+});
+
+describe("values known only at apply", () => {
+  it("a scope that comes from another resource is checked at apply, and the key is created", async () => {
+    const dir = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
+    await dir.write({
+      "main.tf": `${PROVIDER_BLOCK}
+resource "terraform_data" "scope" {
+  input = "reports:export"
+}
+resource "apikeys_api_key" "k" {
+  name   = "Looker production dashboards"
+  access = "custom"
+  scopes = ["orders:read", terraform_data.scope.output]
+}
+`,
+    });
+    await dir.ok("init", "-no-color");
+    expect(await dir.ok("plan", "-no-color")).toContain("Plan: 2 to add");
+    await dir.ok("apply", "-no-color", "-auto-approve");
+    const state = JSON.parse(await dir.ok("show", "-json")) as Awaited<ReturnType<typeof stateOf>>;
+    const id = state.values.root_module.resources.find((r) => r.address === "apikeys_api_key.k")!.values.id as string;
+    expect((await owner().getApiKey({ id })).apiKey?.scopes).toEqual(["orders:read", "reports:export"]);
+    expect((await dir.run("plan", "-detailed-exitcode")).code).toBe(0);
   });
 });
 
@@ -257,16 +307,7 @@ describe("the provider executable", () => {
 describe("bad configuration", () => {
   async function planWith(env: Record<string, string>, resource: string) {
     const dir = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner, ...env });
-    await dir.write({
-      "main.tf": `
-terraform {
-  required_providers {
-    apikeys = { source = "apikeys.local/apikeys/apikeys" }
-  }
-}
-${resource}
-`,
-    });
+    await dir.write({ "main.tf": `${PROVIDER_BLOCK}\n${resource}\n` });
     await dir.ok("init", "-no-color");
     return dir.run("plan", "-no-color");
   }
@@ -281,7 +322,7 @@ ${resource}
     expect(plan.code).toBe(1);
     expect(plan.stderr).toContain("The apikeys server refused the token");
     expect(plan.stderr).toContain("APIKEYS_TOKEN");
-    expect(plan.stderr).not.toContain(server.principals.owner);
+    expect(plan.stderr).not.toContain("akp_wrong");
   });
 
   it("with a token that may not manage keys, fails at plan time", async () => {

@@ -23,8 +23,3 @@ export class DiagnosticsError extends Error {
 export function error(summary: string, detail: string, attribute?: string): Diagnostic {
   return { severity: "error", summary, detail, ...(attribute ? { attribute } : {}) };
 }
-
-/** Throws the errors among `diagnostics`, if any. */
-export function throwIfErrors(diagnostics: readonly Diagnostic[]): void {
-  if (diagnostics.some((d) => d.severity === "error")) throw new DiagnosticsError(diagnostics);
-}

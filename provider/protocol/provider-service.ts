@@ -64,8 +64,8 @@ export function createProviderService<C>(def: ProviderDefinition<C>, log: (messa
     },
 
     validateProviderConfig: (req) =>
-      guarded(async (diagnostics) => {
-        diagnostics.push(...(def.validate?.(decodeObject(req.config, def.schema)) ?? []));
+      guarded(async () => {
+        decodeObject(req.config, def.schema);
         return {};
       }),
 
@@ -106,8 +106,10 @@ export function createProviderService<C>(def: ProviderDefinition<C>, log: (messa
       }),
 
     configureProvider: (req) =>
-      guarded(async () => {
-        client = await def.configure(decodeObject(req.config, def.schema));
+      guarded(async (diagnostics) => {
+        const configured = await def.configure(decodeObject(req.config, def.schema));
+        client = configured.client;
+        diagnostics.push(...configured.warnings);
         return {};
       }),
 
@@ -147,7 +149,7 @@ export function createProviderService<C>(def: ProviderDefinition<C>, log: (messa
         const result = prior === null
           ? await resource.create({ planned, config }, configured())
           : await resource.update({ prior, planned, config, private: priv }, configured());
-        return { newState: encodeState(result.state, resource), private: encodePrivate(result.private ?? {}) };
+        return { newState: encodeState(result.state, resource), private: encodePrivate(result.private ?? priv) };
       }),
 
     importResourceState: (req) =>
@@ -179,7 +181,11 @@ export function createProviderService<C>(def: ProviderDefinition<C>, log: (messa
     renewEphemeralResource: () => guarded(async () => ({})),
     closeEphemeralResource: () => guarded(async () => ({})),
     getFunctions: async () => ({}),
-    stopProvider: async () => ({}),
+    // Ctrl-C in Terraform: abandon calls in flight, so a hung server does not hang Terraform.
+    stopProvider: async () => {
+      def.stop?.();
+      return {};
+    },
   };
 }
 

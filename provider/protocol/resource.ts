@@ -56,9 +56,10 @@ export interface EphemeralResource<Client> {
 /** A whole provider: its configuration and its types. */
 export interface ProviderDefinition<Client> {
   readonly schema: BlockSchema;
-  validate?(config: TfObject): Diagnostic[];
   /** Builds the client from the configuration; may throw DiagnosticsError (a wrong endpoint or token). */
-  configure(config: TfObject): Promise<Client>;
+  configure(config: TfObject): Promise<{ client: Client; warnings: Diagnostic[] }>;
+  /** Terraform asked to stop (Ctrl-C): abandon work in flight. */
+  stop?(): void;
   readonly resources: readonly ManagedResource<Client>[];
   readonly dataSources: readonly DataSource<Client>[];
   readonly ephemeralResources: readonly EphemeralResource<Client>[];

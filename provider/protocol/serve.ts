@@ -14,11 +14,29 @@ import { broker, createController, health, stdio } from "./plugin-services.js";
 import { createProviderService } from "./provider-service.js";
 import type { ProviderDefinition } from "./resource.js";
 
+/** Binds 127.0.0.1 on a free port, within PLUGIN_MIN_PORT..PLUGIN_MAX_PORT when Terraform sets them. */
+async function bindInRange(server: grpc.Server, credentials: grpc.ServerCredentials, min?: number, max?: number): Promise<number> {
+  const bind = (port: number) =>
+    new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))));
+  if (min === undefined || max === undefined) return bind(0);
+  for (let port = min; port <= max; port++) {
+    try {
+      return await bind(port);
+    } catch {
+      // Taken: try the next one.
+    }
+  }
+  throw new Error(`no free port from PLUGIN_MIN_PORT=${min} to PLUGIN_MAX_PORT=${max}`);
+}
+
 // Terraform's own limit for provider messages (256 MiB): large plans must not fail on size.
 const MAX_MESSAGE_BYTES = 256 << 20;
 
 /** Serves `def` to the Terraform process that started us; never returns normally. */
 export async function servePlugin<C>(def: ProviderDefinition<C>): Promise<void> {
+  // Ctrl-C reaches the whole process group; Terraform answers it with StopProvider and Shutdown,
+  // so it must not end us, not even while we start.
+  process.on("SIGINT", () => {});
   let env;
   try {
     env = readPluginEnvironment();
@@ -40,12 +58,8 @@ export async function servePlugin<C>(def: ProviderDefinition<C>): Promise<void> 
   addConnectService(server, GRPCStdio, stdio);
   addConnectService(server, GRPCBroker, broker);
   addConnectService(server, Health, health);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", serverCredentials(cert, env.clientCertPem), (err, bound) => (err ? reject(err) : resolve(bound))),
-  );
+  const port = await bindInRange(server, serverCredentials(cert, env.clientCertPem), env.minPort, env.maxPort);
   process.stdout.write(handshakeLine(port, cert.certDer));
-  // Ctrl-C reaches the whole process group; Terraform answers it with StopProvider and Shutdown.
-  process.on("SIGINT", () => {});
   // If Terraform dies without Shutdown, we are re-parented: do not linger.
   const parent = process.ppid;
   setInterval(() => {

@@ -4,13 +4,13 @@
 // Changing `secret_wo_version` replaces the key; with create_before_destroy the new key exists and
 // the secret stores hold its secret before the old key is deleted, and `grace_period_seconds`
 // keeps the old key verifying a while longer.
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { AccessLevel, type ApiKey } from "../../contract/gen/apikeys/v1/api_key_pb.js";
 import type { ApikeysClient } from "../api-client.js";
-import { call, isNotFound } from "../api-errors.js";
+import { apiDiagnostic, call, isNotFound } from "../api-errors.js";
 import { DiagnosticsError, error, type Diagnostic } from "../protocol/diagnostics.js";
 import type { ManagedResource } from "../protocol/resource.js";
-import { UNKNOWN, type TfObject, type TfValue } from "../protocol/schema.js";
+import { UNKNOWN, containsUnknown, type TfObject, type TfValue } from "../protocol/schema.js";
 
 const MAX_GRACE_SECONDS = 86_400;
 const NAME_MAX = 100;
@@ -49,6 +49,11 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
         description: "Classic mode only (no `secret_wo`): the server-minted secret, stored in state. Prefer `secret_wo`, which keeps the secret out of state.",
       },
       hint: { type: "string", computed: true, description: "Prefix, id and last 4 characters: identifies the key without revealing it." },
+      secret_version: {
+        type: "number",
+        computed: true,
+        description: "Changes whenever the key gets a new secret: on creation, on re-creation after it was deleted outside Terraform, and on replacement by a version bump. Give it to secret stores as their `*_wo_version`, so they are rewritten exactly then.",
+      },
       created_at: { type: "string", computed: true, description: "Creation time, RFC 3339." },
       updated_at: { type: "string", computed: true, description: "Time of the last change to name, access or scopes, RFC 3339." },
     },
@@ -87,14 +92,17 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
     const planned: Record<string, TfValue> = { ...draft.planned };
     if (Array.isArray(config.scopes)) await checkScopesExist(config.scopes, client);
     if (prior === null) {
-      // Classic mode: the server mints the secret, so it is known only after apply.
-      planned.secret = config.secret_wo === null ? UNKNOWN : null;
+      // Classic mode: the server mints the secret, so it is known only after apply. An unknown
+      // `secret_wo` may still turn out null, and then the server mints it too.
+      planned.secret = config.secret_wo === null || config.secret_wo === UNKNOWN ? UNKNOWN : null;
       return { planned, requiresReplace: [] };
     }
     if (changedFields(prior, planned).length > 0) planned.updated_at = UNKNOWN;
-    // A key imported without a version adopts the first version set, instead of being replaced.
-    const adopting = draft.private.imported === true && prior.secret_wo_version === null;
-    return { planned, requiresReplace: adopting ? [] : draft.requiresReplace };
+    // Switching between classic mode and `secret_wo` needs a new secret, so a new key: kept, the
+    // classic secret would stay in state, or a key would be left without any known secret.
+    const mode = draft.private.mode;
+    const switching = (mode === "classic" && config.secret_wo !== null) || (mode === "write-only" && config.secret_wo === null);
+    return { planned, requiresReplace: switching ? [...draft.requiresReplace, "secret_wo"] : draft.requiresReplace };
   },
 
   async create({ planned, config }, client) {
@@ -107,7 +115,8 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
         keyMaterial: typeof material === "string" ? material : "",
       }),
     );
-    return { state: toState(apiKey!, planned, secret === "" ? null : secret) };
+    const mode: SecretMode = secret === "" ? "write-only" : "classic";
+    return { state: toState(apiKey!, planned, secret === "" ? null : secret), private: { mode } };
   },
 
   async read(state, _priv, client) {
@@ -117,7 +126,7 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
     } catch (e) {
       // Deleted outside Terraform: leave state, so the next plan creates it again.
       if (isNotFound(e)) return null;
-      return call("read the key", () => Promise.reject(e));
+      throw new DiagnosticsError([apiDiagnostic(e, "read the key")]);
     }
   },
 
@@ -138,21 +147,25 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
     try {
       await client.api.deleteApiKey({ id: str(prior.id), gracePeriod: { seconds: BigInt(seconds) } });
     } catch (e) {
-      if (!isNotFound(e)) return call("delete the key", () => Promise.reject(e));
+      if (!isNotFound(e)) throw new DiagnosticsError([apiDiagnostic(e, "delete the key")]);
     }
   },
 
   async importState(id, client) {
+    // Terraform never knew this key's secret: with `secret_wo` configured, the first apply
+    // replaces the key (its version goes from null to a number), so every store gets a secret.
     const { apiKey } = await call(`import the key "${id}"`, () => client.api.getApiKey({ id }));
-    const blank = { secret_wo: null, secret_wo_version: null, grace_period_seconds: null, scopes: null };
-    return { state: toState(apiKey!, blank, null), private: { imported: true } };
+    return { state: toState(apiKey!, { secret_wo_version: null, grace_period_seconds: null }, null) };
   },
 };
 
-/** The fields the server must change; scopes compare as a set. */
+/** How the key got its secret, kept in private state to notice a switch. */
+type SecretMode = "classic" | "write-only";
+
+/** The fields the server must change; scopes compare as a set, and anything unknown has changed. */
 function changedFields(prior: TfObject, planned: TfObject): string[] {
-  const canonical = (v: TfValue) => (v === UNKNOWN ? "unknown" : JSON.stringify(Array.isArray(v) ? [...v].sort() : v));
-  return ["name", "access", "scopes"].filter((a) => canonical(prior[a]!) !== canonical(planned[a]!));
+  const canonical = (v: TfValue | undefined) => (Array.isArray(v) ? JSON.stringify(v.map(String).sort()) : JSON.stringify(v));
+  return ["name", "access", "scopes"].filter((a) => containsUnknown(planned[a] ?? null) || canonical(prior[a]) !== canonical(planned[a]));
 }
 
 /** The server's key as state; Terraform-only arguments come from `kept` (the plan or prior state). */
@@ -169,6 +182,8 @@ function toState(key: ApiKey, kept: TfObject, secret: TfValue | undefined): TfOb
     grace_period_seconds: kept.grace_period_seconds ?? null,
     secret: secret ?? null,
     hint: key.hint,
+    // The creation time in milliseconds: every new key, hence every new secret, has a new one.
+    secret_version: key.createTime ? Number(timestampMs(key.createTime)) : null,
     created_at: rfc3339(key.createTime),
     updated_at: rfc3339(key.updateTime),
   };
