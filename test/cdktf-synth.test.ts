@@ -7,7 +7,7 @@ import { mkdtemp, readFile, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { App, TerraformStack, TerraformVariable, Testing } from "cdktf";
+import { App, TerraformStack, TerraformVariable, Testing, Token, ref } from "cdktf";
 import type { Construct } from "constructs";
 import { describe, expect, it } from "vitest";
 import {
@@ -26,6 +26,7 @@ import {
   type ApiKeyProps,
   type SecretStore,
   type SecretStoreKey,
+  terraformLiteral,
 } from "../provider/cdktf/index.js";
 
 const run = promisify(execFile);
@@ -52,6 +53,11 @@ function only(tf: Tf, type: string, kind = "resource"): { id: string; body: Tf }
 /** The reference a write-only argument must hold: the stack's one key material's token. */
 function tokenReference(tf: Tf): string {
   return `\${ephemeral.apikeys_key_material.${only(tf, "apikeys_key_material", "ephemeral").id}.token}`;
+}
+
+/** A reference to an attribute of the stack's one key, such as its `secret_version`. */
+function keyReference(tf: Tf, attribute: string): string {
+  return `\${apikeys_api_key.${only(tf, "apikeys_api_key").id}.${attribute}}`;
 }
 
 const baseProps: ApiKeyProps = {
@@ -132,7 +138,7 @@ const storeCases: StoreCase[] = [
     type: "terraform_data",
     value: (body) => body.provisioner[0]["local-exec"].environment.APIKEYS_SECRET,
     expectedValue: (ref) => ref,
-    version: (body) => body.triggers_replace.version,
+    version: (body) => body.triggers_replace.secret_version,
     target: {},
   },
 ];
@@ -191,14 +197,18 @@ describe("ApiKey", () => {
     expect(tf.terraform.required_providers.apikeys).toEqual({ source: "apikeys.local/apikeys/apikeys", version: "~> 0.1" });
   });
 
-  it("exposes the key's id and hint as references, never a secret", () => {
+  it("exposes the key's id, hint and secret_version as references, never a secret", () => {
     let key: ApiKey | undefined;
     const tf = synth((scope) => {
       key = new ApiKey(scope, "Datadog", baseProps);
-      new RawResource(scope, "Out", { terraformResourceType: "terraform_data", attributes: { input: [key.apiKeyId, key.hint] } });
+      new RawResource(scope, "Out", {
+        terraformResourceType: "terraform_data",
+        attributes: { input: [key.apiKeyId, key.hint], triggers_replace: key.secretVersion },
+      });
     });
     const resourceId = only(tf, "apikeys_api_key").id;
     expect(only(tf, "terraform_data").body.input).toEqual([`\${apikeys_api_key.${resourceId}.id}`, `\${apikeys_api_key.${resourceId}.hint}`]);
+    expect(only(tf, "terraform_data").body.triggers_replace).toBe(`\${apikeys_api_key.${resourceId}.secret_version}`);
     expect(Object.keys(key!)).not.toContain("secret");
   });
 
@@ -261,8 +271,10 @@ describe("secret stores", () => {
       expect(body).toMatchObject(c.target);
     });
 
-    it("when the key's rotation version is 5, then the store's version argument is 5", () => {
-      expect(c.version(only(synthStore(5), c.type).body)).toBe(5);
+    it("when the key's rotation version is 5, then the store's version argument is the key's secret_version, which changes with every new secret", () => {
+      const tf = synthStore(5);
+      expect(c.version(only(tf, c.type).body)).toBe(keyReference(tf, "secret_version"));
+      expect(only(tf, "apikeys_api_key").body.secret_wo_version).toBe(5);
     });
 
     it("depends on the key, so it is written after the key exists", () => {
@@ -284,21 +296,21 @@ describe("secret stores", () => {
     });
   });
 
-  it("when rotationVersion is bumped, then the key and every store get the new version and nothing else changes", () => {
+  it("when rotationVersion is bumped, then only the key's secret_wo_version changes and every store follows the key's secret_version", () => {
     const all = (rotationVersion: number) =>
       synth((scope) => new ApiKey(scope, "Datadog", { ...baseProps, rotationVersion, secretStores: storeCases.map((c) => c.store()) }));
     const [v1, v2] = [all(1), all(2)];
     expect(only(v1, "apikeys_api_key").body.secret_wo_version).toBe(1);
     expect(only(v2, "apikeys_api_key").body.secret_wo_version).toBe(2);
-    for (const c of storeCases) {
-      expect(c.version(only(v1, c.type).body), c.kind).toBe(1);
-      expect(c.version(only(v2, c.type).body), c.kind).toBe(2);
+    for (const tf of [v1, v2]) {
+      for (const c of storeCases) expect(c.version(only(tf, c.type).body), c.kind).toBe(keyReference(tf, "secret_version"));
     }
-    // Only the version numbers differ: the same resources, the same references.
-    expect(JSON.stringify(v2).replace(/"(secret_wo_version|\w+_wo_version|data_wo_revision|version)":2/g, '"$1":1')).toBe(JSON.stringify(v1));
+    // The bump replaces the key (secret_wo_version), whose new secret_version rewrites every store:
+    // the same resources, the same references, only the key's version differs.
+    expect(JSON.stringify(v2).replace(/"secret_wo_version":2/g, '"secret_wo_version":1')).toBe(JSON.stringify(v1));
   });
 
-  it("when a store is written by a user, then it receives the token, the version and the key resource", () => {
+  it("when a store is written by a user, then it receives the token, the key's secret_version and the key resource", () => {
     const seen: SecretStoreKey[] = [];
     const custom: SecretStore = {
       id: "OnePassword",
@@ -313,7 +325,8 @@ describe("secret stores", () => {
     };
     const tf = synth((scope) => new ApiKey(scope, "Datadog", { ...baseProps, rotationVersion: 2, secretStores: [custom] }));
     expect(seen).toHaveLength(1);
-    expect(only(tf, "onepassword_item").body).toMatchObject({ password_wo: tokenReference(tf), password_wo_version: 2 });
+    expect(Token.isUnresolved(seen[0]!.version)).toBe(true);
+    expect(only(tf, "onepassword_item").body).toMatchObject({ password_wo: tokenReference(tf), password_wo_version: keyReference(tf, "secret_version") });
   });
 
   it("when two stores of one kind have their own ids, then both are written", () => {
@@ -329,6 +342,29 @@ describe("secret stores", () => {
     );
     expect(Object.keys(tf.resource.aws_secretsmanager_secret_version)).toHaveLength(2);
   });
+
+  it("when the Key Vault id is a reference, then key_vault_id holds the reference, not escaped text", () => {
+    const tf = synth((scope) => {
+      const keyVaultId = Token.asString(ref("azurerm_key_vault.example.id"));
+      new ApiKey(scope, "Datadog", { ...baseProps, secretStores: [new AzureKeyVaultStore({ name: "datadog", keyVaultId })] });
+    });
+    expect(only(tf, "azurerm_key_vault_secret").body.key_vault_id).toBe("${azurerm_key_vault.example.id}");
+  });
+});
+
+describe("terraformLiteral", () => {
+  const resolve = (value: string): unknown =>
+    only(synth((scope) => new RawResource(scope, "Out", { terraformResourceType: "terraform_data", attributes: { input: terraformLiteral(value) } })), "terraform_data").body.input;
+
+  it("escapes template sequences of literal text, which Terraform reads back as written", () => {
+    expect(resolve("a ${b} %{c} $${d}")).toBe("a $${b} %%{c} $$${d}");
+  });
+
+  it("leaves a token a reference, and escapes only the literal text around a token", () => {
+    const vault = Token.asString(ref("azurerm_key_vault.example.id"));
+    expect(resolve(vault)).toBe("${azurerm_key_vault.example.id}");
+    expect(resolve(`\${HOME}/${vault} %{x}`)).toBe("$${HOME}/${azurerm_key_vault.example.id} %%{x}");
+  });
 });
 
 describe("CommandStore", () => {
@@ -338,53 +374,106 @@ describe("CommandStore", () => {
     return { tf, body, exec: body.provisioner[0]["local-exec"] };
   };
 
-  it("when the secret goes to stdin, then the command pipes the variable in and never holds the secret", () => {
+  /** What the interpreter receives: Terraform reads the JSON string as a template without interpolations. */
+  const asTerraformRunsIt = (command: string) => command.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
+
+  const KEY_ID = "AbCdEfGh1234";
+  /** A made-up token for key `id` (well-formed in shape only). */
+  const fakeToken = (id: string, prefix = "ak") => `${prefix}_${id}${"s".repeat(32)}${"c".repeat(6)}`;
+  const REFUSAL =
+    "this run's key material is not the key's secret (the key was created in an earlier run), so it was not stored; " +
+    "bump rotationVersion to rotate the key and rewrite every store.";
+
+  /** Runs the synthesized provisioner as Terraform would, with a made-up environment. */
+  async function runCommand(exec: Tf, env: Record<string, string>) {
+    return run(exec.interpreter[0], [...exec.interpreter.slice(1), asTerraformRunsIt(exec.command)], { env: { PATH: process.env.PATH, ...env } }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+    );
+  }
+
+  it("when the secret goes to stdin, then the command checks the key material, pipes the variable in and never holds the secret", () => {
     const { tf, exec } = synthCommand(new CommandStore({ command: "gh secret set DATADOG_API_KEY" }));
-    expect(exec.command).toBe(`printf '%s' "$APIKEYS_SECRET" | (unset APIKEYS_SECRET; gh secret set DATADOG_API_KEY\n)`);
+    expect(exec.command).toMatch(/^# Store only the key's own secret/);
+    expect(exec.command).toContain('[ "$apikeys_token_id" != "$APIKEYS_KEY_ID" ]');
+    expect(exec.command.endsWith(`\nprintf '%s' "$APIKEYS_SECRET" | (unset APIKEYS_SECRET; gh secret set DATADOG_API_KEY\n)`)).toBe(true);
     expect(exec.command).not.toMatch(EPHEMERAL_REFERENCE);
-    expect(exec.environment).toEqual({ APIKEYS_SECRET: tokenReference(tf) });
+    expect(exec.environment).toEqual({ APIKEYS_SECRET: tokenReference(tf), APIKEYS_KEY_ID: keyReference(tf, "id") });
     expect(exec.interpreter).toEqual(["/bin/sh", "-c"]);
   });
 
-  it("when the secret goes to the environment, then the command is run as written, with the secret in its variable", () => {
+  it("when the secret goes to the environment, then the checked command is run as written, with the secret in its variable", () => {
     const { tf, exec } = synthCommand(
       new CommandStore({ command: "store-secret --from-env TOKEN", via: "environment", environmentVariable: "TOKEN", interpreter: ["/bin/bash", "-c"] }),
     );
-    expect(exec.command).toBe("store-secret --from-env TOKEN");
-    expect(exec.environment).toEqual({ TOKEN: tokenReference(tf) });
+    expect(exec.command).toContain("apikeys_token_id=$${TOKEN#*_};");
+    expect(exec.command.endsWith("\nunset apikeys_token_id\nstore-secret --from-env TOKEN")).toBe(true);
+    expect(exec.environment).toEqual({ TOKEN: tokenReference(tf), APIKEYS_KEY_ID: keyReference(tf, "id") });
     expect(exec.interpreter).toEqual(["/bin/bash", "-c"]);
   });
 
   it("when the command uses ${VAR}, then Terraform receives it escaped, for the shell to expand", () => {
     const { exec } = synthCommand(new CommandStore({ command: 'cat > "${DIR}/key"', via: "environment", environment: { DIR: "/srv/${x}" } }));
-    expect(exec.command).toBe('cat > "$${DIR}/key"');
+    expect(exec.command.endsWith('\ncat > "$${DIR}/key"')).toBe(true);
     expect(exec.environment.DIR).toBe("/srv/$${x}");
   });
 
-  it("is replaced when the key's version or id changes, after the key, creating the new one first", () => {
+  it("is replaced when the key's id or secret_version changes, after the key, creating the new one first", () => {
     const { tf, body } = synthCommand(new CommandStore({ command: "cat > key" }));
-    const keyId = only(tf, "apikeys_api_key").id;
-    expect(body.triggers_replace).toEqual({ version: 4, key_id: `\${apikeys_api_key.${keyId}.id}` });
+    expect(body.triggers_replace).toEqual({ key_id: keyReference(tf, "id"), secret_version: keyReference(tf, "secret_version") });
     expect(body.lifecycle).toEqual({ create_before_destroy: true });
   });
 
   it("when the default command of the examples runs with a real shell, then it writes the piped secret with mode 600", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "apikeys-command-store-"));
     const { exec } = synthCommand(new CommandStore({ command: 'umask 077; mkdir -p "$SECRETS_DIR"; cat > "$SECRETS_DIR/k.key"', environment: { SECRETS_DIR: dir } }));
-    // Terraform turns "$${" back into "${"; this command has none, so it runs as synthesized.
-    const secret = "not-a-real-key";
-    await run(exec.interpreter[0], [...exec.interpreter.slice(1), exec.command], { env: { PATH: process.env.PATH, SECRETS_DIR: dir, APIKEYS_SECRET: secret } });
+    const secret = fakeToken(KEY_ID);
+    const result = await runCommand(exec, { SECRETS_DIR: dir, APIKEYS_SECRET: secret, APIKEYS_KEY_ID: KEY_ID });
+    expect(result).toEqual({ code: 0, stdout: "", stderr: "" });
     expect(await readFile(path.join(dir, "k.key"), "utf8")).toBe(secret);
     const { stdout } = await run("stat", ["-c", "%a", path.join(dir, "k.key")]);
     expect(stdout.trim()).toBe("600");
+  });
+
+  describe.each<["stdin" | "environment", string]>([
+    ["stdin", 'cat > "$OUT"'],
+    ["environment", 'printf \'%s\' "$APIKEYS_SECRET" > "$OUT"'],
+  ])("guard, with the secret via %s, run by /bin/sh", (via, command) => {
+    const setup = async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), "apikeys-command-guard-"));
+      const out = path.join(dir, "stored");
+      const { exec } = synthCommand(new CommandStore({ command, via }));
+      expect(exec.interpreter).toEqual(["/bin/sh", "-c"]);
+      return { exec, out };
+    };
+
+    it.each([["ak"], ["live"]])("when the token's id part (after %s_) is the key's id, then the command runs and stores the token", async (prefix) => {
+      const { exec, out } = await setup();
+      const token = fakeToken(KEY_ID, prefix);
+      const result = await runCommand(exec, { OUT: out, APIKEYS_SECRET: token, APIKEYS_KEY_ID: KEY_ID });
+      expect(result).toEqual({ code: 0, stdout: "", stderr: "" });
+      expect(await readFile(out, "utf8")).toBe(token);
+    });
+
+    it.each<[string, Record<string, string>]>([
+      ["another key's id (a store written in a run that did not create the key)", { APIKEYS_SECRET: fakeToken("ZzZzZzZz9876"), APIKEYS_KEY_ID: KEY_ID }],
+      ["an id differing in its last character", { APIKEYS_SECRET: fakeToken("AbCdEfGh1235"), APIKEYS_KEY_ID: KEY_ID }],
+      ["a token too short to hold an id", { APIKEYS_SECRET: "ak_AbCdEf", APIKEYS_KEY_ID: KEY_ID }],
+      ["no key id", { APIKEYS_SECRET: fakeToken(KEY_ID) }],
+    ])("when the token holds %s, then it exits non-zero saying to bump rotationVersion, without running the command", async (_, env) => {
+      const { exec, out } = await setup();
+      const result = await runCommand(exec, { OUT: out, ...env });
+      expect(result.code).not.toBe(0);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toBe(`CommandStore "stack/Datadog/Command": ${REFUSAL}\n`);
+      await expect(readFile(out, "utf8")).rejects.toThrow(/ENOENT/);
+    });
   });
 });
 
 describe("validation", () => {
   const build = (props: Partial<ApiKeyProps>) => () =>
     Testing.synthScope((scope) => new ApiKey(scope, "Key", { ...baseProps, ...props } as ApiKeyProps));
-  const nameMessage = (got: number) =>
-    `ApiKey "Key": name must be 1 to 100 characters after trimming spaces (Tool + environment + purpose, such as "Snowflake production data warehouse export"); got ${got}.`;
   const scopeMessage = (scope: string) =>
     `ApiKey "Key": scope ${JSON.stringify(scope)} is not a valid scope name: use lowercase segments separated by ":", each starting with a letter and holding only a-z, 0-9, "_", "." or "-" (at most 63 characters), such as "orders:read".`;
   const versionMessage = (got: unknown) => `ApiKey "Key": rotationVersion must be a positive integer (1, 2, 3, ...; bump it to rotate the key); got ${got}.`;
@@ -394,8 +483,9 @@ describe("validation", () => {
   const customMessage = `ApiKey "Key": custom access needs at least one scope in scopes, such as ["orders:read"]; use access "full" for every scope.`;
 
   it.each<[string, Partial<ApiKeyProps>, string]>([
-    ["an empty name", { name: "   " }, nameMessage(0)],
-    ["a name of 101 characters", { name: "x".repeat(101) }, nameMessage(101)],
+    // The server's rule and words (contract/key-name.ts), checked on the trimmed name.
+    ["an empty name", { name: "   " }, `ApiKey "Key": name must not be empty, for example "Snowflake production export".`],
+    ["a name of 101 characters", { name: " " + "x".repeat(101) + " " }, `ApiKey "Key": name must be at most 100 characters, got 101.`],
     ["a name with a tab", { name: "Datadog\tproduction" }, `ApiKey "Key": name must not contain control characters such as newlines or tabs.`],
     [
       "an unknown access level",
@@ -478,6 +568,16 @@ describe("validation", () => {
       `CommandStore: environment must not set APIKEYS_SECRET, which carries the secret; choose another environmentVariable.`,
     ],
     [
+      "a command store whose secret variable is the key id's",
+      () => new CommandStore({ command: "cat", environmentVariable: "APIKEYS_KEY_ID" }),
+      `CommandStore: environmentVariable must not be APIKEYS_KEY_ID, which carries the key's id; choose another name, such as "APIKEYS_SECRET".`,
+    ],
+    [
+      "a command store whose environment sets the key id's variable",
+      () => new CommandStore({ command: "cat", environment: { APIKEYS_KEY_ID: "x" } }),
+      `CommandStore: environment must not set APIKEYS_KEY_ID, which carries the key's id; choose another name.`,
+    ],
+    [
       "an AWS store without a secret id",
       () => new AwsSecretsManagerStore({ secretId: "" }),
       `AwsSecretsManagerStore: secretId must be a non-empty string, such as "apikeys/snowflake-production-export".`,
@@ -490,7 +590,7 @@ describe("validation", () => {
     [
       "an Azure store without a vault",
       () => new AzureKeyVaultStore({ name: "n", keyVaultId: "" }),
-      `AzureKeyVaultStore: keyVaultId must be a non-empty string, such as "\${azurerm_key_vault.example.id}".`,
+      `AzureKeyVaultStore: keyVaultId must be a non-empty string, such as "/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<vault>" or a reference such as vault.id of a KeyVault resource.`,
     ],
     [
       "a Vault store without a mount",
@@ -596,11 +696,11 @@ describe("example apps", () => {
     expect(Object.keys(tf.terraform.required_providers)).toEqual(["apikeys"]);
   }, 60_000);
 
-  it("when rotation is synthesized with ROTATION_VERSION=4, then the key and its store carry version 4 and the grace period", async () => {
+  it("when rotation is synthesized with ROTATION_VERSION=4, then the key carries version 4 and the grace period, and its store follows the key's secret", async () => {
     const { tf } = await synthExample("rotation", { ROTATION_VERSION: "4", GRACE_PERIOD_SECONDS: "60" });
     const [key] = keysOf(tf);
     expect(key).toMatchObject({ secret_wo_version: 4, grace_period_seconds: 60, lifecycle: { create_before_destroy: true } });
-    expect(only(tf, "terraform_data").body.triggers_replace.version).toBe(4);
+    expect(only(tf, "terraform_data").body.triggers_replace).toEqual({ key_id: keyReference(tf, "id"), secret_version: keyReference(tf, "secret_version") });
   }, 60_000);
 
   it("when rotation is given a ROTATION_VERSION that is not a positive integer, then the app fails saying so", async () => {

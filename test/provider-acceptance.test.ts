@@ -55,7 +55,7 @@ resource "apikeys_api_key" "export" {
   scopes               = ${JSON.stringify(c.scopes)}
   secret_wo            = ephemeral.apikeys_key_material.export.token
   secret_wo_version    = ${c.version}
-  grace_period_seconds = 3
+  grace_period_seconds = 10
 
   lifecycle {
     create_before_destroy = true
@@ -190,11 +190,11 @@ resource "apikeys_api_key" "export" {
     expect(keyId).not.toBe(oldId);
     expect((await keyState()).secret_version).not.toBe(oldVersion);
     expect((await verify(newSecret, ["orders:read"])).status).toBe(VerificationStatus.VALID);
-    // The old key is deleted but keeps verifying for its 3-second grace, then stops.
+    // The old key is deleted but keeps verifying for its 10-second grace (long enough for a slow apply to finish first), then stops.
     expect((await verify(oldSecret, ["orders:read"])).status).toBe(VerificationStatus.VALID);
     expect(await owner().getApiKey({ id: oldId }).catch((e: Error) => e.message)).toMatch(/not found/);
     let status = VerificationStatus.VALID;
-    for (const deadline = Date.now() + 15_000; status === VerificationStatus.VALID && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 30_000; status === VerificationStatus.VALID && Date.now() < deadline; ) {
       await new Promise((r) => setTimeout(r, 250));
       status = (await verify(oldSecret)).status;
     }

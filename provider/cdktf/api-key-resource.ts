@@ -78,6 +78,15 @@ export class ApiKeyResource extends TerraformResource {
     return this.getStringAttribute("updated_at");
   }
 
+  /**
+   * Reference to the key's `secret_version` (a number token): changes whenever the key gets a new
+   * secret (on creation, on re-creation after the key was deleted outside Terraform, on replacement
+   * by a version bump). Give it to secret stores as their write-only argument's version.
+   */
+  get secretVersion(): number {
+    return this.getNumberAttribute("secret_version");
+  }
+
   /** Reference to the sensitive secret, set only in classic mode (without `secretWo`). */
   get secret(): string {
     return this.getStringAttribute("secret");

@@ -4,8 +4,15 @@
 //
 // Rotation: bump `rotationVersion`. The key has create_before_destroy and `secret_wo_version`
 // replaces it, so one apply (1) creates the new key, (2) writes the new secret into every store
-// (each depends on the key and its version argument changed), (3) deletes the old key, which keeps
-// verifying for its grace period.
+// (each depends on the key, and its version argument is the key's `secret_version`, which the new
+// key changes), (3) deletes the old key, which keeps verifying for its grace period. A key deleted
+// outside Terraform is created again with a new secret and a new `secret_version`, so the stores are
+// rewritten then too.
+//
+// A store is written with this run's key material, which is the key's secret only in a run that
+// creates the key. A store written in any other run (one added to an existing key, or a retry after
+// the store failed) would hold a secret no key has: bump `rotationVersion` then. CommandStore checks
+// this and refuses; the cloud stores cannot.
 import { Construct } from "constructs";
 import type { TerraformProvider } from "cdktf";
 import type { Access } from "./access.js";
@@ -29,15 +36,18 @@ export interface ApiKeyProps {
    */
   readonly scopes?: string[];
   /**
-   * Where the secret is written. Each store writes it through its own write-only argument.
-   * Adding a store to an existing key writes a new secret only there: bump `rotationVersion`
-   * to give every store (and the key) the same new secret.
+   * Where the secret is written. Each store writes it through its own write-only argument, and is
+   * rewritten whenever the key gets a new secret (its `secret_version` changes). A store added to an
+   * existing key, or retried after it failed, would receive key material that is not the key's
+   * secret: bump `rotationVersion` in the same apply, so the key and every store get one new secret
+   * (CommandStore refuses to run instead; cloud stores cannot tell).
    * @default - none: the secret is minted, given to the key and then forgotten
    */
   readonly secretStores?: SecretStore[];
   /**
    * Version of the key material, a positive integer. Bump it to rotate: a new key is created, the
-   * stores are rewritten, then the old key is deleted.
+   * stores are rewritten, then the old key is deleted. Bump it too after a store failed to write,
+   * and when adding a store to an existing key.
    * @default 1
    */
   readonly rotationVersion?: number;
@@ -65,6 +75,8 @@ export class ApiKey extends Construct {
   readonly apiKeyId: string;
   /** Display hint: prefix and last characters of the secret (not the secret). */
   readonly hint: string;
+  /** Reference to the key's `secret_version`, which changes whenever the key gets a new secret. */
+  readonly secretVersion: number;
   /** The underlying `apikeys_api_key` resource. */
   readonly resource: ApiKeyResource;
 
@@ -83,10 +95,13 @@ export class ApiKey extends Construct {
       provider: props.provider,
       lifecycle: { createBeforeDestroy: true },
     });
-    for (const store of props.secretStores ?? []) {
-      store.bind(this, { token: material.token, version: valid.rotationVersion, keyResource: this.resource });
-    }
     this.apiKeyId = this.resource.id;
     this.hint = this.resource.hint;
+    this.secretVersion = this.resource.secretVersion;
+    for (const store of props.secretStores ?? []) {
+      // Versioned by `secret_version`, not by `rotationVersion`: a key re-created after it was
+      // deleted outside Terraform has a new secret under the same rotation version.
+      store.bind(this, { token: material.token, version: this.secretVersion, keyResource: this.resource });
+    }
   }
 }

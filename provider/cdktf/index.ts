@@ -1,6 +1,7 @@
 // The CDKTF construct library for apikeys: bindings for our provider, the ApiKey construct and
-// secret stores. Imports only `cdktf` and `constructs` (and the shared key format), so it works
-// unchanged with cdktf's import-compatible successor.
+// secret stores. Imports only `cdktf` and `constructs` (and, from this repository, the shared key
+// format, the key-name rule and the provider's source address), so it works unchanged with
+// cdktf's import-compatible successor.
 export { Access } from "./access.js";
 export { ApiKey } from "./api-key.js";
 export type { ApiKeyProps } from "./api-key.js";

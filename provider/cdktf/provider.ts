@@ -1,11 +1,12 @@
 // Binding for our Terraform provider's configuration block (`provider "apikeys" {}`).
 import type { Construct } from "constructs";
 import { TerraformProvider, Token } from "cdktf";
+import { PROVIDER_SOURCE } from "../provider-address.js";
 import { hclOutputUnsupported } from "./hcl-output.js";
 import type { ProviderRequirement } from "./provider-requirement.js";
 
 /** Where Terraform finds the provider (a filesystem mirror or dev_overrides entry in the CLI config). */
-export const APIKEYS_PROVIDER_SOURCE = "apikeys.local/apikeys/apikeys";
+export const APIKEYS_PROVIDER_SOURCE = PROVIDER_SOURCE;
 /** The provider versions this library's bindings are written for. */
 export const APIKEYS_PROVIDER_VERSION = "~> 0.1";
 /** Declared by every binding, so Terraform finds the provider even without an ApikeysProvider. */

@@ -10,7 +10,12 @@ export interface SecretStoreKey {
    * provisioners, provider configuration and other ephemeral contexts: never in ordinary arguments.
    */
   readonly token: string;
-  /** The key's rotation version: use it as the write-only argument's version. */
+  /**
+   * Reference to the key's `secret_version` (a number token, not the literal rotation version): it
+   * changes whenever the key gets a new secret (creation, re-creation after the key was deleted
+   * outside Terraform, replacement by a rotation). Use it as the write-only argument's version, so
+   * the store is rewritten exactly then.
+   */
   readonly version: number;
   /** The `apikeys_api_key` resource; store resources should depend on it. */
   readonly keyResource: ApiKeyResource;

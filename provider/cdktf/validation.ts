@@ -3,20 +3,17 @@
 // Terraform, so they are not checked here (the provider and the server check them).
 import { Token } from "cdktf";
 import { isValidPrefix } from "../../contract/key-format.js";
+import { describeNameProblem } from "../../contract/key-name.js";
 import { Access } from "./access.js";
 import type { ApiKeyProps } from "./api-key.js";
 import type { SecretStore } from "./secret-store.js";
 
-/** Longest name, in characters after trimming (the server's limit). */
-export const NAME_MAX = 100;
 /** Most scopes one key may list (the server's limit). */
 export const SCOPES_MAX = 200;
 /** Longest grace period: 24 hours. */
 export const GRACE_MAX_SECONDS = 86_400;
 /** The server's scope rule: lowercase segments separated by ":", such as "orders:read". */
 export const SCOPE_NAME = /^[a-z][a-z0-9_.-]{0,62}(:[a-z][a-z0-9_.-]{0,62})*$/;
-// Control characters (C0, DEL, C1) and line/paragraph separators, as the server refuses them.
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
 /** The props ApiKey validates, normalized (name trimmed, defaults applied). */
 export interface ValidatedApiKeyProps {
@@ -63,14 +60,9 @@ export function validateApiKeyProps(id: string, props: Omit<ApiKeyProps, "access
 function checkName(raw: string, fail: (problem: string) => never): string {
   if (typeof raw !== "string") fail(`name must be a string, such as "Snowflake production data warehouse export".`);
   const name = raw.trim();
-  const length = [...name].length;
-  if (length === 0 || length > NAME_MAX) {
-    fail(
-      `name must be 1 to ${NAME_MAX} characters after trimming spaces (Tool + environment + purpose, ` +
-        `such as "Snowflake production data warehouse export"); got ${length}.`,
-    );
-  }
-  if (CONTROL.test(name)) fail("name must not contain control characters such as newlines or tabs.");
+  // The server's rule, with the server's words (contract/key-name.ts).
+  const problem = describeNameProblem(name);
+  if (problem !== undefined) fail(`name ${problem}.`);
   return name;
 }
 
@@ -127,10 +119,14 @@ function checkStoreIds(stores: readonly SecretStore[], fail: (problem: string) =
   }
 }
 
-/** Throws unless `value` is a non-empty string (or a token); used by the stores' constructors. */
-export function requireText(owner: string, field: string, value: string | undefined, example: string): string {
+/**
+ * Throws unless `value` is a non-empty string (or a token); used by the stores' constructors.
+ * `reference` names a token to pass instead, for values usually taken from another resource.
+ */
+export function requireText(owner: string, field: string, value: string | undefined, example: string, reference?: string): string {
   if (typeof value !== "string" || (!Token.isUnresolved(value) && value.trim() === "")) {
-    throw new Error(`${owner}: ${field} must be a non-empty string, such as ${JSON.stringify(example)}.`);
+    const or = reference === undefined ? "" : ` or a reference such as ${reference}`;
+    throw new Error(`${owner}: ${field} must be a non-empty string, such as ${JSON.stringify(example)}${or}.`);
   }
   return value;
 }

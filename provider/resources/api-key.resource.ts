@@ -6,6 +6,7 @@
 // keeps the old key verifying a while longer.
 import { timestampDate, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { AccessLevel, type ApiKey } from "../../contract/gen/apikeys/v1/api_key_pb.js";
+import { describeNameProblem } from "../../contract/key-name.js";
 import type { ApikeysClient } from "../api-client.js";
 import { apiDiagnostic, call, isNotFound } from "../api-errors.js";
 import { DiagnosticsError, error, type Diagnostic } from "../protocol/diagnostics.js";
@@ -13,8 +14,6 @@ import type { ManagedResource } from "../protocol/resource.js";
 import { UNKNOWN, containsUnknown, type TfObject, type TfValue } from "../protocol/schema.js";
 
 const MAX_GRACE_SECONDS = 86_400;
-const NAME_MAX = 100;
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
 export const apiKeyResource: ManagedResource<ApikeysClient> = {
   typeName: "apikeys_api_key",
@@ -64,10 +63,10 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
     const problems: Diagnostic[] = [];
     const { name, access, scopes, secret_wo_version: version, grace_period_seconds: grace } = config;
     if (typeof name === "string") {
-      const length = [...name].length;
-      if (name.trim() !== name) problems.push(error("Invalid key name", "Remove the spaces at the start and end of `name`.", "name"));
-      else if (length === 0 || length > NAME_MAX) problems.push(error("Invalid key name", `\`name\` must be 1 to ${NAME_MAX} characters, got ${length}.`, "name"));
-      else if (CONTROL.test(name)) problems.push(error("Invalid key name", "`name` must not contain control characters such as newlines or tabs.", "name"));
+      // The server trims names; a name that changed on the way would make Terraform report an
+      // inconsistent result, so spaces at the ends are refused here instead.
+      const problem = name.trim() !== name ? "must not start or end with spaces" : describeNameProblem(name);
+      if (problem) problems.push(error("Invalid key name", `\`name\` ${problem}.`, "name"));
     }
     if (typeof access === "string" && access !== "full" && access !== "custom") {
       problems.push(error("Invalid access", `\`access\` must be "full" (every scope, including later ones) or "custom" (only \`scopes\`), got ${JSON.stringify(access)}.`, "access"));

@@ -1,22 +1,18 @@
 // Input rules for keys. Each returns field violations rather than throwing, so one response can
 // name every problem at once.
 import { AccessLevel } from "../../contract/gen/apikeys/v1/api_key_pb.js";
+import { describeNameProblem } from "../../contract/key-name.js";
 import type { FieldViolation } from "../errors.js";
 import { accessFromProto } from "./api-key.mapper.js";
 import type { Access } from "./api-key.table.js";
 
-export const NAME_MAX = 100;
 export const SCOPES_MAX = 200;
-// Control characters (C0, DEL, C1) and line/paragraph separators break logs and UIs.
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
 /** Trims and checks a key name. */
 export function checkName(raw: string, violations: FieldViolation[], field = "name"): string {
   const name = raw.trim();
-  const length = [...name].length;
-  if (length === 0) violations.push({ field, description: "must not be empty, for example \"Snowflake production export\"" });
-  else if (length > NAME_MAX) violations.push({ field, description: `must be at most ${NAME_MAX} characters, got ${length}` });
-  else if (CONTROL.test(name)) violations.push({ field, description: "must not contain control characters such as newlines or tabs" });
+  const problem = describeNameProblem(name);
+  if (problem !== undefined) violations.push({ field, description: problem });
   return name;
 }
 

@@ -15,7 +15,14 @@ import { requireText } from "../validation.js";
 export interface AzureKeyVaultStoreProps {
   /** Name of the Key Vault secret (letters, digits and "-"). */
   readonly name: string;
-  /** Id of the Key Vault, such as `azurerm_key_vault.example.id`. */
+  /**
+   * Id of the Key Vault: usually a reference (a cdktf token), such as `vault.id` of a `KeyVault`
+   * from @cdktf/provider-azurerm, `Token.asString(ref("azurerm_key_vault.example.id"))` for a vault
+   * declared elsewhere in the stack, or a TerraformVariable's `stringValue`; or a literal resource id,
+   * `/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<vault>`.
+   * Literal text is taken literally (a typed `"${azurerm_key_vault.example.id}"` stays that text), a
+   * token becomes the Terraform reference.
+   */
   readonly keyVaultId: string;
   /**
    * Construct id of the secret resource under the ApiKey.
@@ -36,7 +43,13 @@ export class AzureKeyVaultStore implements SecretStore {
 
   constructor(props: AzureKeyVaultStoreProps) {
     requireText("AzureKeyVaultStore", "name", props.name, "github-actions-staging-deploy");
-    requireText("AzureKeyVaultStore", "keyVaultId", props.keyVaultId, "${azurerm_key_vault.example.id}");
+    requireText(
+      "AzureKeyVaultStore",
+      "keyVaultId",
+      props.keyVaultId,
+      "/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<vault>",
+      "vault.id of a KeyVault resource",
+    );
     this.id = props.id ?? "AzureKeyVault";
     this.props = props;
   }
@@ -49,6 +62,7 @@ export class AzureKeyVaultStore implements SecretStore {
       dependsOn: [key.keyResource],
       attributes: {
         name: terraformLiteral(this.props.name),
+        // A token (`vault.id`) stays a reference; only literal text is escaped.
         key_vault_id: terraformLiteral(this.props.keyVaultId),
         value_wo: key.token,
         value_wo_version: key.version,
