@@ -12,7 +12,7 @@ function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
 }
 
-/** GRPCController: Shutdown answers, then `exit` runs once the answer is on its way. */
+/** GRPCController: Shutdown answers, and `exit` closes the server once that answer is sent. */
 export function createController(exit: () => void): Partial<ServiceImpl<typeof GRPCController>> {
   return {
     async shutdown() {
