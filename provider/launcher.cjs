@@ -26,7 +26,12 @@ try {
 const script = new vm.Script(wrap(source), { filename: bundle, cachedData });
 const mod = { exports: {} };
 script.runInThisContext()(mod.exports, createRequire(bundle), mod, bundle, __dirname);
-const started = mod.exports.start();
+// A failure to start is one line on stderr (Terraform's provider log), not a stack trace
+// quoting the minified bundle.
+const started = mod.exports.start().catch((error) => {
+  process.stderr.write(`apikeys provider: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
 if (cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
   // After the handshake, so Terraform is not kept waiting; the cache then also holds every
   // function the start compiled. Written aside and renamed: providers start side by side.
