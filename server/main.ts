@@ -148,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(command, args);
   if (values.role !== undefined && !ROLES.includes(values.role)) throw new UsageError("--role must be owner, admin or member");
   command.check?.(positionals);
-  const database = await resolveDatabaseUrl(config, log);
+  const database = await resolveDatabaseUrl(config, log, true);
   const db = createDatabase(database.url, 2);
   try {
     await command.run({ db, hasher: createHasher(config.argon2), values, positionals });

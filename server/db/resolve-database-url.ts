@@ -12,11 +12,17 @@ export interface ResolvedDatabase {
   stop(): Promise<void>;
 }
 
-/** Resolves the database for `config`, starting the embedded Postgres when needed. */
-export async function resolveDatabaseUrl(config: Config, log: Logger): Promise<ResolvedDatabase> {
+/**
+ * Resolves the database for `config`, starting the embedded Postgres when needed. A server
+ * (`shortLived` false) lets others join its cluster at once. A CLI command that had to start the
+ * cluster stops it when done, so it keeps the start lock until then: a server starting meanwhile
+ * waits for that, then starts the cluster itself, instead of joining one about to stop.
+ */
+export async function resolveDatabaseUrl(config: Config, log: Logger, shortLived = false): Promise<ResolvedDatabase> {
   if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
   const dataDir = path.resolve(config.dataDir, "postgres");
   const release = await acquireStartLock(path.resolve(config.dataDir));
+  let holdUntilStop = false;
   try {
     const running = await findRunningEmbeddedPostgres(dataDir);
     if (running) {
@@ -25,8 +31,19 @@ export async function resolveDatabaseUrl(config: Config, log: Logger): Promise<R
     }
     const embedded = await startEmbeddedPostgres({ dataDir, log });
     log.info("DATABASE_URL is not set: using the embedded Postgres; its data survives restarts", { dataDir: embedded.dataDir });
-    return embedded;
+    if (!shortLived) return embedded;
+    holdUntilStop = true;
+    return {
+      url: embedded.url,
+      stop: async () => {
+        try {
+          await embedded.stop();
+        } finally {
+          await release();
+        }
+      },
+    };
   } finally {
-    await release();
+    if (!holdUntilStop) await release();
   }
 }
