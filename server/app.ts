@@ -7,7 +7,8 @@ import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
 import { startGrpcServer } from "./grpc-server.js";
 import { startHttpServer } from "./http-server.js";
 import type { Logger } from "./logger.js";
-import { createRoutes, createServices } from "./routes.js";
+import { recordChange, SCOPES_SUBJECT } from "./replica/change.repository.js";
+import { createRoutes, createServices, type Wiring } from "./routes.js";
 import { addScopes } from "./scope/scope.repository.js";
 import { readScopeCatalogFile } from "./scope/scope-catalog-file.js";
 
@@ -16,6 +17,10 @@ export interface App {
   readonly httpPort: number;
   readonly databaseUrl: string;
   readonly db: Db;
+  /** This process among the replicas on the database (its id, confirmation of changes). */
+  readonly replica: Wiring["replica"];
+  /** The in-memory caches the replica listener keeps true (for tests and diagnostics). */
+  readonly caches: Wiring["caches"];
   /** Graceful stop: listeners finish in-flight calls, buffers flush, the pool closes. */
   close(): Promise<void>;
 }
@@ -31,10 +36,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   try {
     if (config.migrateOnStart) await migrateToLatest(db);
     if (config.scopesFile) {
-      const added = await addScopes(db, await readScopeCatalogFile(config.scopesFile));
+      const catalog = await readScopeCatalogFile(config.scopesFile);
+      // Replicas already running reload their catalog when this commits.
+      const added = await db.transaction().execute(async (tx) => {
+        const names = await addScopes(tx, catalog);
+        if (names.length > 0) await recordChange(tx, [SCOPES_SUBJECT]);
+        return names;
+      });
       if (added.length > 0) log.info("scopes added from catalog file", { file: config.scopesFile, added });
     }
-    const { services, stop } = await createServices(db, config, log);
+    const { services, replica, caches, stop } = await createServices(db, config, log, database.url);
     closers.push(stop);
 
     const tls = config.tls && {
@@ -55,7 +66,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       http: `${scheme}://${config.host}:${http.port}`,
       keyPrefix: config.keyPrefix,
     });
-    return { grpcPort: grpc.port, httpPort: http.port, databaseUrl: database.url, db, close };
+    return { grpcPort: grpc.port, httpPort: http.port, databaseUrl: database.url, db, replica, caches, close };
   } catch (err) {
     await close();
     throw err;

@@ -1,4 +1,5 @@
 // Configuration, read once from the environment, validated, frozen and passed down explicitly.
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { isValidPrefix } from "../contract/key-format.js";
 import type { LogLevel } from "./logger.js";
@@ -29,6 +30,13 @@ export interface Config {
   readonly lastUsedFlushMs: number;
   /** How often the in-memory list of legacy key hints is reloaded, in milliseconds. */
   readonly legacyRefreshMs: number;
+  /** How long a verified key or principal token is served from memory at most, in milliseconds. */
+  readonly cacheTtlMs: number;
+  /** Most tokens kept in memory (each of the key and principal caches); least recently used go first. */
+  readonly cacheMaxEntries: number;
+  /** argon2 checks running at once on a cache miss, and waiting before RESOURCE_EXHAUSTED. */
+  readonly argon2MaxConcurrent: number;
+  readonly argon2MaxQueued: number;
 }
 
 /** Principal tokens use their own prefix so they can never be mistaken for API keys. */
@@ -56,6 +64,10 @@ export const CONFIG_VARIABLES = [
   "APIKEYS_MIGRATE_ON_START",
   "APIKEYS_LAST_USED_FLUSH_MS",
   "APIKEYS_LEGACY_REFRESH_MS",
+  "APIKEYS_CACHE_TTL_MS",
+  "APIKEYS_CACHE_MAX_ENTRIES",
+  "APIKEYS_ARGON2_MAX_CONCURRENT",
+  "APIKEYS_ARGON2_MAX_QUEUED",
 ] as const;
 
 /** The example catalog shipped in config/scopes.json. */
@@ -115,5 +127,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrateOnStart: migrate === "true",
     lastUsedFlushMs: int("APIKEYS_LAST_USED_FLUSH_MS", 5000, 10, 600_000),
     legacyRefreshMs: int("APIKEYS_LEGACY_REFRESH_MS", 2000, 10, 600_000),
+    cacheTtlMs: int("APIKEYS_CACHE_TTL_MS", 60_000, 1000, 86_400_000),
+    cacheMaxEntries: int("APIKEYS_CACHE_MAX_ENTRIES", 100_000, 1, 10_000_000),
+    argon2MaxConcurrent: int("APIKEYS_ARGON2_MAX_CONCURRENT", availableParallelism(), 1, 256),
+    argon2MaxQueued: int("APIKEYS_ARGON2_MAX_QUEUED", 256, 0, 100_000),
   });
 }

@@ -52,6 +52,11 @@ export class StaleEtagError extends DomainError {
   readonly code = Code.Aborted;
 }
 
+/** The server is at capacity for this work right now; the caller should retry shortly. */
+export class BusyError extends DomainError {
+  readonly code = Code.ResourceExhausted;
+}
+
 /** Maps any thrown value to the ConnectError the caller sees; `cause` keeps the original. */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;

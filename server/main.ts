@@ -10,9 +10,10 @@ import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
 import { createHasher, type Hasher } from "./hashing.js";
 import { importLegacyKey } from "./legacy/legacy-import.js";
 import { createLogger, type Logger } from "./logger.js";
-import { addPrincipal, addToken, AdminInputError, createWorkspaceWithOwner, type MintedPrincipal } from "./principal/principal.admin.js";
-import { listPrincipals, revokePrincipalTokens } from "./principal/principal.repository.js";
+import { addPrincipal, addToken, AdminInputError, createWorkspaceWithOwner, revokeTokens, type MintedPrincipal } from "./principal/principal.admin.js";
+import { listPrincipals } from "./principal/principal.repository.js";
 import type { Role } from "./principal/principal.table.js";
+import { recordChange, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { addScopes, listScopes } from "./scope/scope.repository.js";
 import { SCOPE_NAME } from "./scope/scope-rules.js";
 
@@ -106,7 +107,7 @@ const COMMANDS: Record<string, Command> = {
   "tokens revoke": {
     options: ["principal"],
     required: ["principal"],
-    run: async ({ db, values }) => say(`revoked ${await revokePrincipalTokens(db, values.principal!)} token(s) of ${values.principal}`),
+    run: async ({ db, values }) => say(`revoked ${(await revokeTokens(db, values.principal!)).revoked} token(s) of ${values.principal}`),
   },
   "scopes add": {
     options: ["description"],
@@ -114,7 +115,12 @@ const COMMANDS: Record<string, Command> = {
       if (!name || !SCOPE_NAME.test(name)) throw new UsageError('scope name must be lowercase "resource:action", such as "orders:read"');
     },
     run: async ({ db, values, positionals: [name] }) => {
-      const added = await addScopes(db, [{ name: name!, description: values.description ?? "" }]);
+      // Running servers reload the catalog when this commits (the CLI does not wait for them).
+      const added = await db.transaction().execute(async (tx) => {
+        const names = await addScopes(tx, [{ name: name!, description: values.description ?? "" }]);
+        if (names.length > 0) await recordChange(tx, [SCOPES_SUBJECT]);
+        return names;
+      });
       say(added.length ? `added scope ${name}; FULL keys pass it from now on, CUSTOM keys only when granted` : `scope ${name} already exists`);
     },
   },

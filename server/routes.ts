@@ -12,34 +12,76 @@ import { createHasher } from "./hashing.js";
 import { startLegacyHintCache } from "./legacy/legacy-hint-cache.js";
 import { createSupportService } from "./legacy/support.service.js";
 import type { Logger } from "./logger.js";
-import { createAuthenticator } from "./principal/authenticate.js";
+import { createAuthenticator, type CachedCaller } from "./principal/authenticate.js";
+import { startReplica } from "./replica/replica.js";
+import { createScopeCatalog } from "./scope/scope-catalog.js";
+import { createArgon2Pool } from "./verify/argon2-pool.js";
+import { createVerificationCache } from "./verify/verification-cache.js";
 import { withRpcBoundary } from "./rpc-boundary.js";
 import { createLastUsedRecorder } from "./verify/last-used.js";
 import { createVerifier } from "./verify/verifier.js";
 
-/** Every service with its implementation, and a stop() for the background work they start. */
-export async function createServices(db: Db, config: Config, log: Logger) {
+/**
+ * Every service with its implementation, and a stop() for the background work they start. This
+ * process joins the replicas on the database at `databaseUrl` (the URL `db` was opened on).
+ */
+export async function createServices(db: Db, config: Config, log: Logger, databaseUrl: string) {
   const hasher = createHasher(config.argon2);
   const upgradeHash = createHashUpgrader(db, hasher, log);
   const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log);
   const legacyHints = await startLegacyHintCache(db, config.legacyRefreshMs, log);
-  const verify = createVerifier({ db, hasher, upgradeHash, keyPrefix: config.keyPrefix, lastUsed, legacyHints });
-  const edge = { authenticate: createAuthenticator(db, hasher, upgradeHash), log };
+  // What this replica keeps in memory, and the two ways the replica listener keeps it true:
+  // `invalidate` for each change's subjects, and `setCachesEnabled(false)` while changes may be
+  // missed (fail closed).
+  const cacheOptions = { ttlMs: config.cacheTtlMs, maxEntries: config.cacheMaxEntries };
+  const keyCache = createVerificationCache(cacheOptions);
+  const callerCache = createVerificationCache<CachedCaller>(cacheOptions);
+  const catalog = createScopeCatalog(db);
+  const invalidate = (subjects: readonly string[]) => {
+    for (const subject of subjects) {
+      if (subject === "scopes") catalog.invalidate();
+      else if (subject.startsWith("principal:")) callerCache.evict(subject);
+      else keyCache.evict(subject);
+    }
+  };
+  const setCachesEnabled = (enabled: boolean) => {
+    keyCache.setEnabled(enabled);
+    callerCache.setEnabled(enabled);
+    catalog.setEnabled(enabled);
+  };
+  const pool = createArgon2Pool({ maxConcurrent: config.argon2MaxConcurrent, maxQueued: config.argon2MaxQueued, maxQueuedPerKey: 4 });
+  const verify = createVerifier({ db, hasher, upgradeHash, keyPrefix: config.keyPrefix, lastUsed, legacyHints, cache: keyCache, catalog, pool, cacheTtlMs: config.cacheTtlMs });
+  const authenticate = createAuthenticator({ db, hasher, upgradeHash, cache: callerCache, pool, cacheTtlMs: config.cacheTtlMs });
+  const edge = { authenticate, log };
+  // Every change evicts here before it is confirmed; a delete or change waits for every replica.
+  const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth: setCachesEnabled }).catch(async (err: unknown) => {
+    legacyHints.stop();
+    await lastUsed.stop();
+    throw err;
+  });
+  const { awaitConfirmation } = replica;
   const services = [
-    { service: ApiKeyService, impl: withRpcBoundary(ApiKeyService, createApiKeyService({ db, hasher, keyPrefix: config.keyPrefix, verify }), edge) },
-    { service: SupportService, impl: withRpcBoundary(SupportService, createSupportService(db), edge) },
+    { service: ApiKeyService, impl: withRpcBoundary(ApiKeyService, createApiKeyService({ db, hasher, keyPrefix: config.keyPrefix, verify, awaitConfirmation }), edge) },
+    { service: SupportService, impl: withRpcBoundary(SupportService, createSupportService(db, { awaitConfirmation }), edge) },
   ] as const;
   return {
     services,
-    /** Flushes buffered last-used times and stops timers. */
+    /** The in-memory caches, for the replica listener and for tests. */
+    caches: { keys: keyCache, callers: callerCache, invalidate, setEnabled: setCachesEnabled },
+    /** This process as a replica: its id, and waiting for every replica to confirm a change. */
+    replica,
+    /** Leaves the replica set, flushes buffered last-used times and stops timers. */
     stop: async () => {
+      await replica.stop();
       legacyHints.stop();
       await lastUsed.stop();
     },
   };
 }
 
-export type Services = Awaited<ReturnType<typeof createServices>>["services"];
+/** What createServices returns. */
+export type Wiring = Awaited<ReturnType<typeof createServices>>;
+export type Services = Wiring["services"];
 
 /** Connect routes for the HTTP listener. */
 export function createRoutes(services: Services) {

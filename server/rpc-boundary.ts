@@ -1,13 +1,19 @@
 // The edge of every RPC, on both listeners: authenticate the caller into the context, run the
 // method, map domain errors to Connect errors in one place, and log one line per call.
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { toConnectError } from "./errors.js";
-import type { Logger } from "./logger.js";
+import type { LogFields, Logger } from "./logger.js";
 import { callerKey } from "./principal/caller.js";
 import type { Authenticate } from "./principal/authenticate.js";
 
 type AnyMethod = (req: unknown, ctx: HandlerContext) => Promise<unknown>;
+
+/** Fields a method adds to its call's log line (such as whether the cache decided). */
+export const logFieldsKey = createContextKey<LogFields | undefined>(undefined, { description: "log fields of this call" });
+
+// Services call these thousands of times per second: their lines are debug, not info.
+const HOT_METHODS = new Set(["VerifyApiKey"]);
 
 /** Wraps every method of `impl` with authentication, error mapping and logging. */
 export function withRpcBoundary<S extends DescService>(
@@ -20,21 +26,24 @@ export function withRpcBoundary<S extends DescService>(
     const inner = (impl as unknown as Record<string, AnyMethod>)[method.localName];
     if (!inner) continue;
     const rpc = `${service.typeName}/${method.name}`;
+    const logOk = HOT_METHODS.has(method.name) ? deps.log.debug : deps.log.info;
     wrapped[method.localName] = async (req, ctx) => {
       const started = performance.now();
       let callerId: string | undefined;
+      const extra: LogFields = {};
+      ctx.values.set(logFieldsKey, extra);
       try {
         const caller = await deps.authenticate(ctx.requestHeader.get("authorization"));
         callerId = caller.id;
         ctx.values.set(callerKey, caller);
         const res = await inner(req, ctx);
-        deps.log.info("rpc", { rpc, protocol: ctx.protocolName, caller: callerId, code: "ok", ms: elapsed(started) });
+        logOk("rpc", { rpc, protocol: ctx.protocolName, caller: callerId, code: "ok", ms: elapsed(started), ...extra });
         return res;
       } catch (err) {
         const error = toConnectError(err);
-        const fields = { rpc, protocol: ctx.protocolName, caller: callerId, code: Code[error.code], ms: elapsed(started) };
+        const fields = { rpc, protocol: ctx.protocolName, caller: callerId, code: Code[error.code], ms: elapsed(started), ...extra };
         if (error.code === Code.Internal) deps.log.error("rpc failed", { ...fields, error: error.cause });
-        else deps.log.info("rpc", fields);
+        else logOk("rpc", fields);
         throw error;
       }
     };

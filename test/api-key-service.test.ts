@@ -157,6 +157,8 @@ describe("DeleteApiKey", () => {
     expect(events[0]?.changes.map((c) => c.field)).toEqual(["name", "grace_period_seconds"]);
     // The hour passes.
     await server.app.db.updateTable("api_keys").set({ deleted_at: new Date(Date.now() - 1000) }).where("id", "=", apiKey!.id).execute();
+    // The cache ends its entry at that moment too; the SQL above moved the moment, not the clock.
+    server.app.caches.invalidate([apiKey!.id]);
     expect((await service().verifyApiKey({ key: secret })).status).toBe(VerificationStatus.REVOKED);
   });
 
@@ -193,6 +195,8 @@ describe("RotateApiKey", () => {
     expect((await service().verifyApiKey({ key: rotated.secret })).valid).toBe(true);
     // The hour passes.
     await server.app.db.updateTable("api_keys").set({ previous_expires_at: new Date(Date.now() - 1000) }).where("id", "=", apiKey!.id).execute();
+    // The cache ends its entry at that moment too; the SQL above moved the moment, not the clock.
+    server.app.caches.invalidate([apiKey!.id]);
     expect((await service().verifyApiKey({ key: oldSecret })).status).toBe(VerificationStatus.EXPIRED);
     expect((await service().verifyApiKey({ key: rotated.secret })).valid).toBe(true);
     expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.previousSecretExpireTime).toBeUndefined();

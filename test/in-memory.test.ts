@@ -12,7 +12,7 @@ let server: TestServer;
 let wiring: Awaited<ReturnType<typeof createServices>>;
 beforeAll(async () => {
   server = await startTestServer();
-  wiring = await createServices(server.app.db, server.config, createLogger("error"));
+  wiring = await createServices(server.app.db, server.config, createLogger("error"), server.app.databaseUrl);
 });
 afterAll(async () => {
   await wiring?.stop();

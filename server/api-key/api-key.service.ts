@@ -13,6 +13,8 @@ import { AlreadyExistsError, InvalidArgumentError, NotFoundError, StaleEtagError
 import type { Hasher } from "../hashing.js";
 import { decodePageToken, encodePageToken, invalidPageToken, pageSize } from "../pagination.js";
 import { callerOf, requireKeyManager, requireVerifier, type Caller } from "../principal/caller.js";
+import { logFieldsKey } from "../rpc-boundary.js";
+import { recordChange } from "../replica/change.repository.js";
 import { listScopes } from "../scope/scope.repository.js";
 import type { Verifier, VerifyStatus } from "../verify/verifier.js";
 import { accessToProto, apiKeyRowToProto, etagOf } from "./api-key.mapper.js";
@@ -25,6 +27,8 @@ export interface ApiKeyServiceDeps {
   readonly hasher: Hasher;
   readonly keyPrefix: string;
   readonly verify: Verifier;
+  /** Waits until every live replica has evicted a recorded change (bounded; see server/replica). */
+  readonly awaitConfirmation: (changeId: string) => Promise<void>;
 }
 
 const MAX_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -156,7 +160,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       }
       InvalidArgumentError.throwIfAny(violations);
       const catalog = await catalogNames();
-      const row = await db.transaction().execute(async (tx) => {
+      const { row, change } = await db.transaction().execute(async (tx) => {
         const current = await lockKey(tx, caller, input!.id, input!.etag);
         const name = paths.includes("name") ? checkName(input!.name, violations, "api_key.name") : current.name;
         const access = paths.includes("access") ? checkAccess(input!.access, violations, "api_key.access") : current.access;
@@ -167,11 +171,13 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
         if (name !== current.name) changes.push({ field: "name", old: current.name, new: name });
         if (access !== current.access) changes.push({ field: "access", old: current.access, new: access });
         if (scopes.join() !== [...current.scopes].sort().join()) changes.push({ field: "scopes", old: current.scopes, new: scopes });
-        if (changes.length === 0) return current;
+        if (changes.length === 0) return { row: current, change: undefined };
         const updated = await updateApiKey(tx, current.id, { name, access: access!, scopes });
         await insertAuditEvent(tx, { workspace_id: caller.workspaceId, actor: caller, action: "update", api_key_id: current.id, changes });
-        return updated;
+        return { row: updated, change: await recordChange(tx, [current.id]) };
       });
+      // Answered once every replica verifies with the new access and scopes.
+      if (change) await deps.awaitConfirmation(change);
       return { apiKey: apiKeyRowToProto(row, catalog) };
     },
 
@@ -180,7 +186,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       const violations: FieldViolation[] = [];
       const graceMs = checkGrace(req.gracePeriod, violations);
       InvalidArgumentError.throwIfAny(violations);
-      await db.transaction().execute(async (tx) => {
+      const change = await db.transaction().execute(async (tx) => {
         const current = await lockKey(tx, caller, req.id, req.etag);
         // deleted_at is when verification stops; the key leaves every management call right away.
         await updateApiKey(tx, current.id, { deleted_at: new Date(Date.now() + graceMs), previous_hash: null, previous_expires_at: null });
@@ -194,7 +200,10 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
             ...(graceMs > 0 ? [{ field: "grace_period_seconds", new: graceMs / 1000 }] : []),
           ],
         });
+        return recordChange(tx, [current.id]);
       });
+      // Answered once every replica refuses the key (or, with a grace period, knows when to).
+      await deps.awaitConfirmation(change);
       return {};
     },
 
@@ -205,7 +214,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       const token = tokenFrom(req.keyMaterial, "key_material", violations, req.id);
       InvalidArgumentError.throwIfAny(violations);
       const hash = await hasher.hash(token);
-      const row = await db.transaction().execute(async (tx) => {
+      const { row, change } = await db.transaction().execute(async (tx) => {
         const current = await lockKey(tx, caller, req.id, req.etag);
         if (req.keyMaterial !== "" && (await hasher.verify(current.hash, token))) {
           throw new InvalidArgumentError([{ field: "key_material", description: "must differ from the key's current secret; mint new key material" }]);
@@ -227,8 +236,10 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
             { field: "grace_period_seconds", new: graceMs / 1000 },
           ],
         });
-        return updated;
+        return { row: updated, change: await recordChange(tx, [current.id]) };
       });
+      // Answered once every replica refuses the old secret (or, with a grace period, knows until when).
+      await deps.awaitConfirmation(change);
       return { apiKey: apiKeyRowToProto(row, await catalogNames()), secret: req.keyMaterial === "" ? token : "" };
     },
 
@@ -239,6 +250,8 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
     async verifyApiKey(req, ctx) {
       const { workspaceId } = requireVerifier(callerOf(ctx));
       const result = await deps.verify({ token: req.key, requiredScopes: req.requiredScopes, visibleWorkspace: workspaceId });
+      const fields = ctx.values.get(logFieldsKey);
+      if (fields) fields.cache = result.cached ? "hit" : "miss";
       return {
         valid: result.status === "valid",
         status: STATUS[result.status],

@@ -5,6 +5,7 @@ import type { ApiKeyTable } from "../api-key/api-key.table.js";
 import type { AuditEventTable } from "../audit/audit-event.table.js";
 import type { LegacyKeyTable } from "../legacy/legacy-key.table.js";
 import type { PrincipalTable, PrincipalTokenTable } from "../principal/principal.table.js";
+import type { ChangeTable, ReplicaTable } from "../replica/replica.table.js";
 import type { ScopeTable } from "../scope/scope.table.js";
 import type { WorkspaceTable } from "../workspace/workspace.table.js";
 
@@ -17,6 +18,8 @@ export interface Database {
   api_keys: ApiKeyTable;
   legacy_keys: LegacyKeyTable;
   audit_events: AuditEventTable;
+  replicas: ReplicaTable;
+  changes: ChangeTable;
 }
 
 export type Db = Kysely<Database>;

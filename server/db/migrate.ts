@@ -2,9 +2,11 @@
 // what ran in its own table and takes a lock, so concurrent replicas do not race.
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from "kysely";
 import * as initial from "./migrations/0001-initial.js";
+import * as replicas from "./migrations/0002-replicas.js";
 
 const migrations: Record<string, Migration> = {
   "0001-initial": initial,
+  "0002-replicas": replicas,
 };
 
 /** Brings the schema to the latest version; throws with the failing migration's error. */

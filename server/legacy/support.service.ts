@@ -5,11 +5,17 @@ import { insertAuditEvent } from "../audit/audit-event.repository.js";
 import type { Db } from "../db/database.js";
 import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import { callerOf, requireSupport } from "../principal/caller.js";
+import { legacySubject, recordChange } from "../replica/change.repository.js";
 import { findLegacyKeyOfWorkspace, revokeLegacyKey } from "./legacy-key.repository.js";
 import { legacyKeyRowToProto } from "./legacy-key.mapper.js";
 
+export interface SupportServiceDeps {
+  /** Waits until every live replica has evicted a recorded change (bounded; see server/replica). */
+  readonly awaitConfirmation: (changeId: string) => Promise<void>;
+}
+
 /** Builds the SupportService implementation. */
-export function createSupportService(db: Db): ServiceImpl<typeof SupportService> {
+export function createSupportService(db: Db, deps: SupportServiceDeps): ServiceImpl<typeof SupportService> {
   const requireWorkspaceId = (workspaceId: string) =>
     InvalidArgumentError.throwIfAny(workspaceId ? [] : [{ field: "workspace_id", description: "is required, for example \"ws_3kTq9ZbW1xYp\"" }]);
   const notFound = (workspaceId: string) => new NotFoundError(`workspace "${workspaceId}" has no legacy account key`);
@@ -26,11 +32,11 @@ export function createSupportService(db: Db): ServiceImpl<typeof SupportService>
     async revokeLegacyKey(req, ctx) {
       const caller = requireSupport(callerOf(ctx));
       requireWorkspaceId(req.workspaceId);
-      const row = await db.transaction().execute(async (tx) => {
+      const { row, change } = await db.transaction().execute(async (tx) => {
         const revoked = await revokeLegacyKey(tx, req.workspaceId);
         if (!revoked) {
           const existing = await findLegacyKeyOfWorkspace(tx, req.workspaceId);
-          if (existing) return existing; // Already revoked: revoking again changes nothing.
+          if (existing) return { row: existing, change: undefined }; // Already revoked: revoking again changes nothing.
           throw notFound(req.workspaceId);
         }
         await insertAuditEvent(tx, {
@@ -40,8 +46,10 @@ export function createSupportService(db: Db): ServiceImpl<typeof SupportService>
           api_key_id: revoked.id,
           changes: [{ field: "revoked", old: false, new: true }],
         });
-        return revoked;
+        return { row: revoked, change: await recordChange(tx, [legacySubject(revoked.id)]) };
       });
+      // Answered once every replica refuses the key.
+      if (change) await deps.awaitConfirmation(change);
       return { legacyKey: legacyKeyRowToProto(row) };
     },
   };

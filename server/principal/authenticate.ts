@@ -1,18 +1,36 @@
 // Bearer-token authentication. Tokens are in the key format with the principal prefix, so a
-// malformed one is refused without touching the database.
+// malformed one is refused without touching the database. A token checked once is served from
+// the cache afterwards: argon2 runs once per token per replica, not once per call. Revoking a
+// principal's tokens evicts it everywhere (subject `principal:<id>`), and the entry's TTL bounds
+// the rest.
 import { parseToken } from "../../contract/key-format.js";
 import { PRINCIPAL_TOKEN_PREFIX } from "../config.js";
 import type { Db } from "../db/database.js";
 import { UnauthenticatedError } from "../errors.js";
 import type { UpgradeHash } from "../hash-upgrade.js";
 import type { Hasher } from "../hashing.js";
+import type { Argon2Pool } from "../verify/argon2-pool.js";
+import type { VerificationCache } from "../verify/verification-cache.js";
 import type { Caller } from "./caller.js";
 import { findActiveToken } from "./principal.repository.js";
 
 export type Authenticate = (authorization: string | null) => Promise<Caller>;
 
+/** A caller as the cache keeps it. */
+export type CachedCaller = Caller & { readonly subject: string; readonly expiresAt: number };
+
+interface AuthenticatorDeps {
+  readonly db: Db;
+  readonly hasher: Hasher;
+  readonly upgradeHash: UpgradeHash;
+  readonly cache: VerificationCache<CachedCaller>;
+  readonly pool: Argon2Pool;
+  readonly cacheTtlMs: number;
+}
+
 /** Builds the authenticator: header in, caller out, or UnauthenticatedError. */
-export function createAuthenticator(db: Db, hasher: Hasher, upgradeHash: UpgradeHash): Authenticate {
+export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
+  const { db, hasher, cache } = deps;
   return async (authorization) => {
     if (!authorization) {
       throw new UnauthenticatedError('missing credentials: send "authorization: Bearer <token>"');
@@ -22,12 +40,25 @@ export function createAuthenticator(db: Db, hasher: Hasher, upgradeHash: Upgrade
       throw new UnauthenticatedError('malformed authorization header: expected "Bearer <token>"');
     }
     const token = match[1];
+    const hit = cache.get(token);
+    if (hit) return hit;
+    const generation = cache.generation();
     const parsed = parseToken(token, PRINCIPAL_TOKEN_PREFIX);
     const invalid = new UnauthenticatedError("invalid or revoked token");
     if (!parsed) throw invalid;
     const row = await findActiveToken(db, parsed.id);
-    if (!row || !(await hasher.verify(row.hash, token))) throw invalid;
-    upgradeHash({ table: "principal_tokens", column: "hash", id: parsed.id, hash: row.hash }, token);
-    return { id: row.id, name: row.name, kind: row.kind, workspaceId: row.workspace_id, role: row.role };
+    if (!row || !(await deps.pool.run(`principal:${row.id}`, () => hasher.verify(row.hash, token)))) throw invalid;
+    deps.upgradeHash({ table: "principal_tokens", column: "hash", id: parsed.id, hash: row.hash }, token);
+    const caller: CachedCaller = {
+      id: row.id,
+      name: row.name,
+      kind: row.kind,
+      workspaceId: row.workspace_id,
+      role: row.role,
+      subject: `principal:${row.id}`,
+      expiresAt: Date.now() + deps.cacheTtlMs,
+    };
+    cache.set(token, caller, generation);
+    return caller;
   };
 }

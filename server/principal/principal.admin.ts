@@ -5,8 +5,9 @@ import { PRINCIPAL_TOKEN_PREFIX } from "../config.js";
 import type { Db } from "../db/database.js";
 import type { Hasher } from "../hashing.js";
 import { newId } from "../ids.js";
+import { principalSubject, recordChange } from "../replica/change.repository.js";
 import type { PrincipalKind, Role } from "./principal.table.js";
-import { insertPrincipal, insertPrincipalToken } from "./principal.repository.js";
+import { insertPrincipal, insertPrincipalToken, revokePrincipalTokens } from "./principal.repository.js";
 
 export interface MintedPrincipal {
   readonly principalId: string;
@@ -46,6 +47,18 @@ export async function addToken(db: Db, hasher: Hasher, principalId: string): Pro
   const { token, tokenId, hash } = await newToken(hasher);
   await insertPrincipalToken(db, { id: tokenId, principal_id: principalId, hash });
   return { principalId, workspaceId: principal.workspace_id, token };
+}
+
+/**
+ * Revokes every token of a principal: how many were revoked, and the change that makes running
+ * servers evict the principal's cached tokens (none when nothing was revoked). The CLI does not
+ * wait; a server process may pass `change` to its replica's `awaitConfirmation`.
+ */
+export async function revokeTokens(db: Db, principalId: string): Promise<{ revoked: number; change: string | undefined }> {
+  return db.transaction().execute(async (tx) => {
+    const revoked = await revokePrincipalTokens(tx, principalId);
+    return { revoked, change: revoked > 0 ? await recordChange(tx, [principalSubject(principalId)]) : undefined };
+  });
 }
 
 /** Creates a workspace and its first owner, in one transaction. */

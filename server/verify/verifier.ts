@@ -1,5 +1,7 @@
-// The verification path: parse and checksum with no I/O, look the key up by its public id, check
-// the secret with argon2, then decide the scopes. Problems with the key are a status, not an error.
+// The verification path: parse and checksum with no I/O; the cache, which decides a repeated
+// verification with no I/O either; on a miss, the row by its public id and one argon2 check in the
+// bounded pool, whose result fills the cache unless the key changed meanwhile. Then the scopes.
+// Problems with the key are a status, not an error.
 import { parseToken } from "../../contract/key-format.js";
 import { findApiKeyById } from "../api-key/api-key.repository.js";
 import type { Access, ApiKeyRow } from "../api-key/api-key.table.js";
@@ -9,9 +11,11 @@ import type { Hasher } from "../hashing.js";
 import { legacyHint, legacySecretProblem } from "../legacy/legacy-hint.js";
 import type { LegacyHintCache } from "../legacy/legacy-hint-cache.js";
 import { findLegacyKeysByHint } from "../legacy/legacy-key.repository.js";
-import { listScopes } from "../scope/scope.repository.js";
-import { effectiveScopes, missingScopes } from "../scope/scope-rules.js";
+import type { ScopeCatalog } from "../scope/scope-catalog.js";
+import { missingScopes } from "../scope/scope-rules.js";
+import type { Argon2Pool } from "./argon2-pool.js";
 import type { LastUsedRecorder } from "./last-used.js";
+import type { CachedKey, VerificationCache } from "./verification-cache.js";
 
 export type VerifyStatus = "valid" | "malformed" | "not_found" | "revoked" | "expired" | "insufficient_scope";
 
@@ -26,6 +30,8 @@ export interface Verification {
     readonly legacy: boolean;
   };
   readonly missingScopes?: readonly string[];
+  /** True when the cache decided, with no database work. */
+  readonly cached?: boolean;
 }
 
 export interface VerifyRequest {
@@ -44,32 +50,31 @@ interface VerifierDeps {
   readonly keyPrefix: string;
   readonly lastUsed: LastUsedRecorder;
   readonly legacyHints: LegacyHintCache;
+  readonly cache: VerificationCache;
+  readonly catalog: ScopeCatalog;
+  readonly pool: Argon2Pool;
+  /** How long a verified token is served from the cache at most. */
+  readonly cacheTtlMs: number;
 }
 
 const NOT_FOUND: Verification = Object.freeze({ status: "not_found" });
+const MALFORMED: Verification = Object.freeze({ status: "malformed" });
 
 /** Builds the verifier. */
 export function createVerifier(deps: VerifierDeps): Verifier {
-  const { db, hasher } = deps;
+  const { db, hasher, cache, pool } = deps;
 
-  async function decide(
-    key: { id: string; workspace_id: string; access: Access; scopes: readonly string[] },
-    required: readonly string[],
-    legacy: boolean,
-  ): Promise<Verification> {
+  async function decide(key: CachedKey, required: readonly string[], cached: boolean): Promise<Verification> {
     // The catalog matters only for FULL keys: they pass exactly what exists now.
-    const catalog = key.access === "full" ? (await listScopes(db)).map((s) => s.name) : [];
-    const missing = missingScopes(key.access, key.scopes, new Set(catalog), required);
+    const catalog = key.access === "full" ? await deps.catalog.current() : undefined;
+    const missing = missingScopes(key.access, key.scopes, catalog?.set ?? EMPTY_SET, required);
+    const id = key.legacy ? key.subject.slice("legacy:".length) : key.subject;
+    deps.lastUsed.record(key.legacy ? "legacy_keys" : "api_keys", id);
     return {
       status: missing.length > 0 ? "insufficient_scope" : "valid",
-      key: {
-        id: key.id,
-        workspaceId: key.workspace_id,
-        access: key.access,
-        scopes: effectiveScopes(key.access, key.scopes, catalog),
-        legacy,
-      },
+      key: { id, workspaceId: key.workspaceId, access: key.access, scopes: catalog?.names ?? key.scopes, legacy: key.legacy },
       ...(missing.length > 0 ? { missingScopes: missing } : {}),
+      cached,
     };
   }
 
@@ -87,36 +92,54 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     return "none";
   }
 
-  async function verifyLegacy(request: VerifyRequest): Promise<Verification> {
+  async function verifyLegacy(request: VerifyRequest, generation: number): Promise<Verification> {
     const { token, visibleWorkspace } = request;
-    if (legacySecretProblem(token) || !deps.legacyHints.has(legacyHint(token))) return { status: "malformed" };
+    if (legacySecretProblem(token) || !deps.legacyHints.has(legacyHint(token))) return MALFORMED;
     let revoked = false;
     // Active rows come first, so a revoked import of the same secret never hides an active one.
     for (const row of await findLegacyKeysByHint(db, legacyHint(token))) {
       if (visibleWorkspace && row.workspace_id !== visibleWorkspace) continue;
-      if (!(await hasher.verify(row.hash, token))) continue;
+      if (!(await pool.run(`legacy:${row.id}`, () => hasher.verify(row.hash, token)))) continue;
       if (row.revoked_at) {
         revoked = true;
         continue;
       }
       deps.upgradeHash({ table: "legacy_keys", column: "hash", id: row.id, hash: row.hash }, token);
-      deps.lastUsed.record("legacy_keys", row.id);
-      return decide({ id: row.id, workspace_id: row.workspace_id, access: "full", scopes: [] }, request.requiredScopes, true);
+      const key: CachedKey = { subject: `legacy:${row.id}`, workspaceId: row.workspace_id, access: "full", scopes: [], legacy: true, expiresAt: Date.now() + deps.cacheTtlMs };
+      cache.set(token, key, generation);
+      return decide(key, request.requiredScopes, false);
     }
     return revoked ? { status: "revoked" } : NOT_FOUND;
   }
 
   return async (request) => {
+    const hit = cache.get(request.token);
+    if (hit) {
+      // Another workspace's key is answered exactly like a missing one.
+      if (request.visibleWorkspace && hit.workspaceId !== request.visibleWorkspace) return NOT_FOUND;
+      return decide(hit, request.requiredScopes, true);
+    }
+    // Taken before any read: a change committed after this point evicts, and the result of this
+    // miss is then not stored, so an old state can never come back into the cache.
+    const generation = cache.generation();
     const parsed = parseToken(request.token, deps.keyPrefix);
-    if (!parsed) return verifyLegacy(request);
+    if (!parsed) return verifyLegacy(request, generation);
     const row = await findApiKeyById(db, parsed.id);
     // Another workspace's key is answered exactly like a missing one, before any argon2 work.
     if (!row || (request.visibleWorkspace && row.workspace_id !== request.visibleWorkspace)) return NOT_FOUND;
-    const match = await matchSecret(row, request.token);
+    const match = await pool.run(row.id, () => matchSecret(row, request.token));
     if (match === "none") return NOT_FOUND;
-    if (row.deleted_at && row.deleted_at <= new Date()) return { status: "revoked" };
+    const now = Date.now();
+    if (row.deleted_at && row.deleted_at.getTime() <= now) return { status: "revoked" };
     if (match === "expired") return { status: "expired" };
-    deps.lastUsed.record("api_keys", row.id);
-    return decide(row, request.requiredScopes, false);
+    // An entry never outlives the secret's grace (rotation) or the key's (deletion).
+    let expiresAt = now + deps.cacheTtlMs;
+    if (match === "previous" && row.previous_expires_at) expiresAt = Math.min(expiresAt, row.previous_expires_at.getTime());
+    if (row.deleted_at) expiresAt = Math.min(expiresAt, row.deleted_at.getTime());
+    const key: CachedKey = { subject: row.id, workspaceId: row.workspace_id, access: row.access, scopes: Object.freeze([...row.scopes]), legacy: false, expiresAt };
+    cache.set(request.token, key, generation);
+    return decide(key, request.requiredScopes, false);
   };
 }
+
+const EMPTY_SET: ReadonlySet<string> = new Set();

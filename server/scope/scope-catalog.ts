@@ -1,0 +1,54 @@
+// The scope catalog in memory, for FULL keys' scope decisions on the verification path. It is
+// read once and again after every change to it (the `scopes` subject of server/replica), and read
+// afresh on every use while changes may be missed (the listener is down).
+import type { Db } from "../db/database.js";
+import { listScopes } from "./scope.repository.js";
+
+export interface ScopeCatalog {
+  /** The catalog's names, sorted, and the same as a set. */
+  current(): Promise<{ readonly names: readonly string[]; readonly set: ReadonlySet<string> }>;
+  /** Forgets the catalog: it changed. */
+  invalidate(): void;
+  /** Off: every use reads the database. On again: starts afresh. */
+  setEnabled(enabled: boolean): void;
+}
+
+/** Creates the catalog for `db`. */
+export function createScopeCatalog(db: Db): ScopeCatalog {
+  type Snapshot = { names: readonly string[]; set: ReadonlySet<string> };
+  let cached: Promise<Snapshot> | undefined;
+  let enabled = true;
+  let version = 0;
+  const load = async (): Promise<Snapshot> => {
+    const names = Object.freeze((await listScopes(db)).map((s) => s.name));
+    return { names, set: new Set(names) };
+  };
+  return {
+    current() {
+      if (!enabled) return load();
+      if (!cached) {
+        const loadedFor = version;
+        cached = load();
+        // A failed read, or one that a change overtook, is not kept.
+        cached.then(
+          () => {
+            if (loadedFor !== version) cached = undefined;
+          },
+          () => {
+            cached = undefined;
+          },
+        );
+      }
+      return cached;
+    },
+    invalidate() {
+      version++;
+      cached = undefined;
+    },
+    setEnabled(on) {
+      enabled = on;
+      version++;
+      cached = undefined;
+    },
+  };
+}

@@ -1,0 +1,139 @@
+// The in-memory side of verification: what a token was found to be, so that a repeated
+// verification costs a map lookup instead of a query and an argon2 check. Entries are keyed by an
+// HMAC of the token with a key that lives only in this process, so the map never holds a secret.
+//
+// Correctness rules:
+// - every change to a key evicts its entries on every replica (see server/replica), and a miss
+//   that started before an eviction never stores its result (the generation check);
+// - while this replica may have missed an eviction (its listener is down), the cache is off;
+// - every entry expires (TTL, or earlier when the key's grace ends) and the least recently used
+//   entry goes first when the cache is full.
+import { createHmac, randomBytes } from "node:crypto";
+import type { Access } from "../api-key/api-key.table.js";
+
+/** What a verified token stands for; enough to decide any scope check without I/O. */
+export interface CachedKey {
+  /** The key's id, or the principal's for a principal token: what evictions name. */
+  readonly subject: string;
+  readonly workspaceId: string;
+  readonly access: Access;
+  /** The key's own scopes (CUSTOM); FULL keys are decided against the in-memory catalog. */
+  readonly scopes: readonly string[];
+  readonly legacy: boolean;
+  /** Milliseconds since the epoch after which the entry must not be used. */
+  readonly expiresAt: number;
+}
+
+export interface VerificationCacheOptions {
+  readonly ttlMs: number;
+  readonly maxEntries: number;
+}
+
+export interface VerificationCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly size: number;
+  readonly enabled: boolean;
+}
+
+/** The cache; `T` is what a hit returns (a key, or a caller for principal tokens). */
+export interface VerificationCache<T extends { subject: string; expiresAt: number } = CachedKey> {
+  /** The cached result for `token`, or undefined (a miss, an expired entry, or the cache is off). */
+  get(token: string): T | undefined;
+  /** A marker taken before a miss reads the database; `set` ignores results older than an eviction. */
+  generation(): number;
+  /** Stores a result read since `generation`, unless its subject was evicted (or all) meanwhile. */
+  set(token: string, value: T, generation: number): void;
+  /** Drops every entry of `subject`; results read before now will not be stored. */
+  evict(subject: string): void;
+  /** Drops everything; results read before now will not be stored. */
+  clear(): void;
+  /** Off: nothing is served or stored (fail closed while evictions may be missed). Turning it on starts empty. */
+  setEnabled(enabled: boolean): void;
+  stats(): VerificationCacheStats;
+}
+
+/** Creates an empty cache. */
+export function createVerificationCache<T extends { subject: string; expiresAt: number } = CachedKey>(
+  options: VerificationCacheOptions,
+): VerificationCache<T> {
+  const pepper = randomBytes(32);
+  // Map order is insertion order: re-inserting on a hit makes the first entry the least recent.
+  const entries = new Map<string, T>();
+  const bySubject = new Map<string, Set<string>>();
+  // Generations: a counter bumped by every eviction, and when each subject was last evicted.
+  let counter = 0;
+  let clearedAt = 0;
+  const evictedAt = new Map<string, number>();
+  let enabled = true;
+  let hits = 0;
+  let misses = 0;
+
+  const keyOf = (token: string) => createHmac("sha256", pepper).update(token).digest("binary");
+
+  function remove(key: string, value: T): void {
+    entries.delete(key);
+    const keys = bySubject.get(value.subject);
+    keys?.delete(key);
+    if (keys?.size === 0) bySubject.delete(value.subject);
+  }
+
+  function dropAll(): void {
+    entries.clear();
+    bySubject.clear();
+    evictedAt.clear();
+    clearedAt = ++counter;
+  }
+
+  return {
+    get(token) {
+      if (!enabled) return undefined;
+      const key = keyOf(token);
+      const value = entries.get(key);
+      if (value === undefined || value.expiresAt <= Date.now()) {
+        if (value !== undefined) remove(key, value);
+        misses++;
+        return undefined;
+      }
+      entries.delete(key);
+      entries.set(key, value);
+      hits++;
+      return value;
+    },
+
+    generation: () => counter,
+
+    set(token, value, generation) {
+      if (!enabled || generation < clearedAt || generation < (evictedAt.get(value.subject) ?? 0)) return;
+      const key = keyOf(token);
+      const previous = entries.get(key);
+      if (previous) remove(key, previous);
+      entries.set(key, value);
+      let keys = bySubject.get(value.subject);
+      if (!keys) bySubject.set(value.subject, (keys = new Set()));
+      keys.add(key);
+      while (entries.size > options.maxEntries) {
+        const [oldestKey, oldest] = entries.entries().next().value as [string, T];
+        remove(oldestKey, oldest);
+      }
+    },
+
+    evict(subject) {
+      for (const key of bySubject.get(subject) ?? []) entries.delete(key);
+      bySubject.delete(subject);
+      evictedAt.set(subject, ++counter);
+      // The marks only matter to misses in flight; a bounded map keeps memory flat under churn.
+      if (evictedAt.size > 100_000) dropAll();
+    },
+
+    clear: dropAll,
+
+    setEnabled(on) {
+      if (on === enabled) return;
+      enabled = on;
+      dropAll();
+    },
+
+    stats: () => ({ hits, misses, size: entries.size, enabled }),
+  };
+}

@@ -1,0 +1,118 @@
+// The verification cache and the argon2 pool on their own: eviction, generations, TTL, LRU, the
+// fail-closed switch, and the pool's bounds. Through the server they are in replicas.test.ts.
+import { describe, expect, it } from "vitest";
+import { BusyError } from "../server/errors.js";
+import { createArgon2Pool } from "../server/verify/argon2-pool.js";
+import { createVerificationCache, type CachedKey } from "../server/verify/verification-cache.js";
+
+const entry = (subject: string, expiresAt = Date.now() + 60_000): CachedKey => ({ subject, workspaceId: "ws", access: "full", scopes: [], legacy: false, expiresAt });
+
+describe("verification cache", () => {
+  it("serves what was stored, and nothing for other tokens", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
+    cache.set("ak_one", entry("k1"), cache.generation());
+    expect(cache.get("ak_one")?.subject).toBe("k1");
+    expect(cache.get("ak_two")).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, size: 1 });
+  });
+
+  it("evicts every token of a subject, and refuses results read before the eviction", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
+    const before = cache.generation();
+    cache.set("ak_current", entry("k1"), before);
+    cache.set("ak_previous", entry("k1"), before);
+    cache.set("ak_other", entry("k2"), before);
+    cache.evict("k1");
+    expect(cache.get("ak_current")).toBeUndefined();
+    expect(cache.get("ak_previous")).toBeUndefined();
+    expect(cache.get("ak_other")?.subject).toBe("k2");
+    // A miss that read the row before the eviction must not put the old state back.
+    cache.set("ak_current", entry("k1"), before);
+    expect(cache.get("ak_current")).toBeUndefined();
+    // One that read it after the eviction may.
+    cache.set("ak_current", entry("k1"), cache.generation());
+    expect(cache.get("ak_current")?.subject).toBe("k1");
+  });
+
+  it("does not serve an entry past its expiry", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
+    cache.set("ak_old", entry("k1", Date.now() - 1), cache.generation());
+    expect(cache.get("ak_old")).toBeUndefined();
+    expect(cache.stats().size).toBe(0);
+  });
+
+  it("drops the least recently used entry when full", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 2 });
+    const g = cache.generation();
+    cache.set("ak_a", entry("a"), g);
+    cache.set("ak_b", entry("b"), g);
+    cache.get("ak_a");
+    cache.set("ak_c", entry("c"), g);
+    expect(cache.get("ak_b")).toBeUndefined();
+    expect(cache.get("ak_a")?.subject).toBe("a");
+    expect(cache.get("ak_c")?.subject).toBe("c");
+  });
+
+  it("when switched off, serves and stores nothing, and starts empty when on again", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
+    const g = cache.generation();
+    cache.set("ak_a", entry("a"), g);
+    cache.setEnabled(false);
+    expect(cache.get("ak_a")).toBeUndefined();
+    cache.set("ak_b", entry("b"), cache.generation());
+    cache.setEnabled(true);
+    expect(cache.get("ak_a")).toBeUndefined();
+    expect(cache.get("ak_b")).toBeUndefined();
+    // A miss that began while it was off must not fill it now.
+    cache.set("ak_a", entry("a"), g);
+    expect(cache.get("ak_a")).toBeUndefined();
+  });
+});
+
+describe("argon2 pool", () => {
+  const deferred = () => {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    return { promise, resolve };
+  };
+
+  it("runs one check at a time per key, and at most maxConcurrent in all", async () => {
+    const pool = createArgon2Pool({ maxConcurrent: 2, maxQueued: 10, maxQueuedPerKey: 4 });
+    let running = 0;
+    let peak = 0;
+    const started: string[] = [];
+    const gates = Array.from({ length: 4 }, deferred);
+    const check = (name: string, gate: { promise: Promise<void> }) => async () => {
+      started.push(name);
+      peak = Math.max(peak, ++running);
+      await gate.promise;
+      running--;
+      return name;
+    };
+    const results = [
+      pool.run("k1", check("k1-a", gates[0]!)),
+      pool.run("k1", check("k1-b", gates[1]!)),
+      pool.run("k2", check("k2-a", gates[2]!)),
+      pool.run("k3", check("k3-a", gates[3]!)),
+    ];
+    await new Promise((r) => setTimeout(r, 10));
+    expect(started).toEqual(["k1-a", "k2-a"]);
+    gates.forEach((g) => g.resolve());
+    expect(await Promise.all(results)).toEqual(["k1-a", "k1-b", "k2-a", "k3-a"]);
+    expect(peak).toBe(2);
+  });
+
+  it("refuses with BusyError when a key's queue or the whole queue is full", async () => {
+    const pool = createArgon2Pool({ maxConcurrent: 1, maxQueued: 1, maxQueuedPerKey: 1 });
+    const gate = deferred();
+    const slow = () => gate.promise.then(() => "ok");
+    const first = pool.run("k1", slow);
+    const second = pool.run("k1", slow);
+    await expect(pool.run("k1", slow)).rejects.toBeInstanceOf(BusyError);
+    const otherKey = pool.run("k2", slow);
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(pool.run("k3", slow)).rejects.toBeInstanceOf(BusyError);
+    gate.resolve();
+    expect(await Promise.all([first, second, otherKey])).toEqual(["ok", "ok", "ok"]);
+  });
+});
