@@ -10,6 +10,7 @@ import { UnauthenticatedError } from "../errors.js";
 import type { UpgradeHash } from "../hash-upgrade.js";
 import type { Hasher } from "../hashing.js";
 import type { Argon2Pool } from "../verify/argon2-pool.js";
+import { createSingleFlight } from "../verify/single-flight.js";
 import type { VerificationCache } from "../verify/verification-cache.js";
 import type { Caller } from "./caller.js";
 import { findActiveToken } from "./principal.repository.js";
@@ -31,17 +32,10 @@ interface AuthenticatorDeps {
 /** Builds the authenticator: header in, caller out, or UnauthenticatedError. */
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
   const { db, hasher, cache } = deps;
-  return async (authorization) => {
-    if (!authorization) {
-      throw new UnauthenticatedError('missing credentials: send "authorization: Bearer <token>"');
-    }
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-    if (!match?.[1]) {
-      throw new UnauthenticatedError('malformed authorization header: expected "Bearer <token>"');
-    }
-    const token = match[1];
-    const hit = cache.get(token);
-    if (hit) return hit;
+  const shared = createSingleFlight<CachedCaller>();
+
+  /** The argon2 path, for a token not in the cache. */
+  async function check(token: string): Promise<CachedCaller> {
     const generation = cache.generation();
     const parsed = parseToken(token, PRINCIPAL_TOKEN_PREFIX);
     const invalid = new UnauthenticatedError("invalid or revoked token");
@@ -60,5 +54,18 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
     };
     cache.set(token, caller, generation);
     return caller;
+  }
+
+  return async (authorization) => {
+    if (!authorization) {
+      throw new UnauthenticatedError('missing credentials: send "authorization: Bearer <token>"');
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    if (!match?.[1]) {
+      throw new UnauthenticatedError('malformed authorization header: expected "Bearer <token>"');
+    }
+    const token = match[1];
+    // Shared only while nothing was evicted since the check began (a revocation then starts afresh).
+    return cache.get(token) ?? shared(`${cache.generation()}\u0000${token}`, () => check(token));
   };
 }

@@ -16,6 +16,8 @@ export interface Argon2PoolOptions {
 export interface Argon2Pool {
   /** Runs `check` for `keyId` when its turn comes; throws BusyError when the queues are full. */
   run<T>(keyId: string, check: () => Promise<T>): Promise<T>;
+  /** Throws BusyError when `run` for `keyId` would: lets a flood be refused before any query. */
+  admit(keyId: string): void;
 }
 
 /** Creates an empty pool. */
@@ -45,12 +47,19 @@ export function createArgon2Pool(options: Argon2PoolOptions): Argon2Pool {
     waiting.shift()?.();
   };
 
+  const full = (keyId: string) => {
+    const chain = perKey.get(keyId);
+    return (chain !== undefined && chain.count > options.maxQueuedPerKey) || (running >= options.maxConcurrent && queued >= options.maxQueued);
+  };
+  const busy = () => new BusyError("too many key checks in progress; retry shortly");
+
   return {
+    admit(keyId) {
+      if (full(keyId)) throw busy();
+    },
     run(keyId, check) {
       const chain = perKey.get(keyId);
-      if ((chain && chain.count > options.maxQueuedPerKey) || (running >= options.maxConcurrent && queued >= options.maxQueued)) {
-        return Promise.reject(new BusyError("too many key checks in progress; retry shortly"));
-      }
+      if (full(keyId)) return Promise.reject(busy());
       const entry = chain ?? { count: 0, tail: Promise.resolve() };
       entry.count++;
       perKey.set(keyId, entry);

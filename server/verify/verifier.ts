@@ -15,6 +15,7 @@ import type { ScopeCatalog } from "../scope/scope-catalog.js";
 import { missingScopes } from "../scope/scope-rules.js";
 import type { Argon2Pool } from "./argon2-pool.js";
 import type { LastUsedRecorder } from "./last-used.js";
+import { createSingleFlight } from "./single-flight.js";
 import type { CachedKey, VerificationCache } from "./verification-cache.js";
 
 export type VerifyStatus = "valid" | "malformed" | "not_found" | "revoked" | "expired" | "insufficient_scope";
@@ -92,8 +93,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     return "none";
   }
 
-  async function verifyLegacy(request: VerifyRequest, generation: number): Promise<Verification> {
-    const { token, visibleWorkspace } = request;
+  async function verifyLegacy(token: string, visibleWorkspace: string | null, generation: number): Promise<CachedKey | Verification> {
     if (legacySecretProblem(token) || !deps.legacyHints.has(legacyHint(token))) return MALFORMED;
     let revoked = false;
     // Active rows come first, so a revoked import of the same secret never hides an active one.
@@ -107,27 +107,43 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       deps.upgradeHash({ table: "legacy_keys", column: "hash", id: row.id, hash: row.hash }, token);
       const key: CachedKey = { subject: `legacy:${row.id}`, workspaceId: row.workspace_id, access: "full", scopes: [], legacy: true, expiresAt: Date.now() + deps.cacheTtlMs };
       cache.set(token, key, generation);
-      return decide(key, request.requiredScopes, false);
+      return key;
     }
     return revoked ? { status: "revoked" } : NOT_FOUND;
   }
 
+  const shared = createSingleFlight<CachedKey | Verification>();
+
   return async (request) => {
     const hit = cache.get(request.token);
-    if (hit) {
-      // Another workspace's key is answered exactly like a missing one.
-      if (request.visibleWorkspace && hit.workspaceId !== request.visibleWorkspace) return NOT_FOUND;
-      return decide(hit, request.requiredScopes, true);
-    }
+    if (hit) return answer(hit, request, true);
+    // Concurrent misses for one token (and one visible workspace) share one check, but only while
+    // nothing was evicted since it began: a call made after a delete returned never joins a check
+    // that read the key before it.
+    const { token, visibleWorkspace } = request;
+    const found = await shared(`${cache.generation()}\u0000${visibleWorkspace ?? ""}\u0000${token}`, () => check(token, visibleWorkspace));
+    return "status" in found ? found : answer(found, request, false);
+  };
+
+  function answer(key: CachedKey, request: VerifyRequest, cached: boolean): Promise<Verification> | Verification {
+    // Another workspace's key is answered exactly like a missing one.
+    if (request.visibleWorkspace && key.workspaceId !== request.visibleWorkspace) return NOT_FOUND;
+    return decide(key, request.requiredScopes, cached);
+  }
+
+  /** The path of a token not in the cache: the key it verifies as, or the verification's outcome. */
+  async function check(token: string, visibleWorkspace: string | null): Promise<CachedKey | Verification> {
     // Taken before any read: a change committed after this point evicts, and the result of this
     // miss is then not stored, so an old state can never come back into the cache.
     const generation = cache.generation();
-    const parsed = parseToken(request.token, deps.keyPrefix);
-    if (!parsed) return verifyLegacy(request, generation);
+    const parsed = parseToken(token, deps.keyPrefix);
+    if (!parsed) return verifyLegacy(token, visibleWorkspace, generation);
+    // A key whose checks are already queued up (a flood of wrong secrets) is refused before any query.
+    pool.admit(parsed.id);
     const row = await findApiKeyById(db, parsed.id);
     // Another workspace's key is answered exactly like a missing one, before any argon2 work.
-    if (!row || (request.visibleWorkspace && row.workspace_id !== request.visibleWorkspace)) return NOT_FOUND;
-    const match = await pool.run(row.id, () => matchSecret(row, request.token));
+    if (!row || (visibleWorkspace && row.workspace_id !== visibleWorkspace)) return NOT_FOUND;
+    const match = await pool.run(row.id, () => matchSecret(row, token));
     if (match === "none") return NOT_FOUND;
     const now = Date.now();
     if (row.deleted_at && row.deleted_at.getTime() <= now) return { status: "revoked" };
@@ -137,9 +153,9 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     if (match === "previous" && row.previous_expires_at) expiresAt = Math.min(expiresAt, row.previous_expires_at.getTime());
     if (row.deleted_at) expiresAt = Math.min(expiresAt, row.deleted_at.getTime());
     const key: CachedKey = { subject: row.id, workspaceId: row.workspace_id, access: row.access, scopes: Object.freeze([...row.scopes]), legacy: false, expiresAt };
-    cache.set(request.token, key, generation);
-    return decide(key, request.requiredScopes, false);
-  };
+    cache.set(token, key, generation);
+    return key;
+  }
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();

@@ -1,0 +1,718 @@
+// What VerifyApiKey costs, from one run, against the server as an operator starts it
+// (`bin/apikeys serve`, embedded Postgres, default argon2 cost, log level warn), with the load
+// generated in other processes at a fixed concurrency: h2load (one thread, 4 connections × 16
+// streams) sending one fixed request over h2c, after a real client has checked the answer to that
+// request; bench/loadgen.ts where every call needs another key. Scenarios: the gRPC health check
+// (the ceiling), cached verification, first (cold) verification, a malformed token, an unknown
+// id, 1,000 against 1,000,000 keys in the table, cached verification under a wrong-secret flood,
+// Connect JSON on the HTTP port, and memory per cached key (on a second server with a cheap argon2
+// cost). It prints each figure, the ratios the targets are about, and whether each target is met;
+// a missed target does not fail the run, a wrong answer does.
+//
+//   npm run bench:verify     (BENCH_SECONDS, BENCH_COLD_KEYS, BENCH_MEMORY_KEYS override the sizes)
+import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import argon2 from "argon2";
+import pg from "pg";
+import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
+import {
+  VerificationStatus,
+  VerifyApiKeyRequestSchema,
+  VerifyApiKeyResponseSchema,
+} from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { inspectToken, mintToken, tokenHint } from "../contract/key-format.js";
+import { ensureH2load, quantile, startH2load, type H2loadResult } from "./h2load.js";
+import { connectInspector } from "./inspector.js";
+import type { LoadgenConfig, LoadgenResult } from "./loadgen.js";
+import { connectJsonClient, grpcClient, grpcFrame, healthCheck, replay, type RawAnswer } from "./rpc.js";
+import { cli, cpuSeconds, databaseUrl, ROOT, rssBytes, sleep, startServer, type BenchServer } from "./serve.js";
+
+const SECONDS = positive("BENCH_SECONDS", 8);
+const WARMUP_SECONDS = 1;
+const CLIENTS = 4;
+const STREAMS = 16;
+const COLD_KEYS = positive("BENCH_COLD_KEYS", 300);
+const MEMORY_KEYS = positive("BENCH_MEMORY_KEYS", 20_000);
+const MEMORY_WARM_KEYS = 1_000;
+const MEMORY_SECOND_PASS = 2_000;
+const SMALL_TABLE = 1_000;
+const LARGE_TABLE = 1_000_000;
+const SCOPE = "orders:read";
+const LOW_ARGON2 = { APIKEYS_ARGON2_MEMORY_KIB: "1024", APIKEYS_ARGON2_ITERATIONS: "1" };
+// The memory server keeps every entry for the whole scenario (the default TTL is a minute).
+const MEMORY_SERVER_ENV = { ...LOW_ARGON2, APIKEYS_CACHE_TTL_MS: "600000" };
+const VERIFY = "/apikeys.v1.ApiKeyService/VerifyApiKey";
+const HEALTH = "/grpc.health.v1.Health/Check";
+// Postgres statistics reach pg_stat_database within a second of a backend going idle.
+const STATS_SETTLE_MS = 1_100;
+
+function positive(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+/** A wrong answer: the figures would not be about what they claim to measure. */
+class CheckFailed extends Error {
+  override name = "CheckFailed";
+}
+function check(ok: boolean, message: string): asserts ok {
+  if (!ok) throw new CheckFailed(message);
+}
+
+const started = performance.now();
+const progress = (msg: string) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${msg}`);
+
+// --- what one scenario reports ---
+
+interface Row {
+  readonly id: string;
+  readonly name: string;
+  readonly reqPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  /** Cores the server process used on average while the load ran. */
+  readonly serverCores: number;
+  readonly cpuUsPerReq: number;
+  /** Transactions on the server's database per request (pg_stat_database), less its idle rate. */
+  readonly dbTxPerReq: number;
+  /** Cores the load generator (h2load) used. */
+  readonly generatorCores: number;
+  readonly note: string;
+}
+
+interface Cost {
+  readonly serverCores: number;
+  readonly cpuUsPerReq: number;
+  readonly dbTxPerReq: number;
+}
+
+/** Wrong answers and crashes: the run fails. */
+const failures: string[] = [];
+/** What looked wrong in the server under load (refusals, errors in the log): reported only. */
+const findings: string[] = [];
+const rows: Row[] = [];
+/** Servers not stopped yet, for an interrupted run. */
+const liveServers = new Set<BenchServer>();
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+// --- scenarios 1 to 8, on a server with the default argon2 cost ---
+
+function mainServerScenarios(): Promise<void> {
+  return scoped(async (defer) => {
+    progress(`starting bin/apikeys serve (embedded Postgres in ${file("main")}, default argon2 cost, log level warn)`);
+    const server = await startServer(file("main"));
+    liveServers.add(server);
+    defer(() => stopServer(server, "main"));
+    progress(`serving: gRPC on ${server.grpcPort}, HTTP on ${server.httpPort}, server pid ${server.pid}`);
+    const owner = await cli(server.dataDir, ["bootstrap", "--workspace", "Bench", "--owner", "bench-owner"]);
+    const service = await cli(server.dataDir, ["services", "add", "--name", "bench-gateway"]);
+    const db = new pg.Client({ connectionString: await databaseUrl(server.dataDir) });
+    db.on("error", () => {}); // the server stops its cluster at the end
+    await db.connect();
+    defer(() => db.end());
+
+    const grpcApi = grpcClient(server.grpcPort);
+    const jsonApi = connectJsonClient(server.httpPort);
+    const asService = { headers: { authorization: `Bearer ${service}` } };
+    const verifyStatus = async (key: string, api = grpcApi) => {
+      try {
+        return VerificationStatus[(await api.verifyApiKey({ key, requiredScopes: [SCOPE] }, asService)).status];
+      } catch (err) {
+        return Code[ConnectError.from(err).code];
+      }
+    };
+
+    progress(`creating the measured key and ${COLD_KEYS + 1} keys for first verifications (CreateApiKey, argon2 at the server's cost)`);
+    const [measured] = await createKeys(server.grpcPort, owner, 1, "measured");
+    const coldKeys = await createKeys(server.grpcPort, owner, COLD_KEYS + 1, "cold");
+    const prefix = measured!.secret.slice(0, measured!.secret.indexOf("_"));
+    argon2Server = await argon2Settings(db, measured!.id);
+    const filler = await fillTable(db, measured!.id, prefix, SMALL_TABLE);
+    progress(`api_keys holds ${SMALL_TABLE} rows (${filler.added} filler rows added); measuring the idle server's own database transactions`);
+    idleTx.main = await measureBackgroundTx(db);
+
+    const grpcHeaders = { "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${service}` };
+    const grpcUrl = (p: string) => `http://127.0.0.1:${server.grpcPort}${p}`;
+    const verifyBody = (key: string) => grpcFrame(toBinary(VerifyApiKeyRequestSchema, create(VerifyApiKeyRequestSchema, { key, requiredScopes: [SCOPE] })));
+    const expectVerify = (want: VerificationStatus) => (a: RawAnswer) => {
+      check(a.status === 200 && a.grpcStatus === "0", `expected grpc-status 0, got HTTP ${a.status} grpc-status ${a.grpcStatus} ${a.grpcMessage ?? ""}`);
+      const status = fromBinary(VerifyApiKeyResponseSchema, a.body.subarray(5)).status;
+      check(status === want, `expected ${VerificationStatus[want]}, got ${VerificationStatus[status]}`);
+    };
+    const realVerify = (key: string, want: VerificationStatus, api = grpcApi) => async () => {
+      const got = await verifyStatus(key, api);
+      check(got === VerificationStatus[want], `VerifyApiKey answered ${got}, expected ${VerificationStatus[want]}`);
+    };
+    const cachedScenario = (id: string, name: string) => ({
+      id, name, server, db,
+      url: grpcUrl(VERIFY), body: verifyBody(measured!.secret), headers: grpcHeaders,
+      realCheck: realVerify(measured!.secret, VerificationStatus.VALID),
+      answerCheck: expectVerify(VerificationStatus.VALID),
+    });
+
+    // 1. The ceiling: the cheapest RPC the stack answers.
+    await h2loadScenario({
+      id: "1", name: "gRPC health check (ceiling)", server, db,
+      url: grpcUrl(HEALTH), body: grpcFrame(new Uint8Array()), headers: { "content-type": "application/grpc", te: "trailers" },
+      realCheck: async () => check((await healthCheck(server.grpcPort)) === 1, "Health/Check did not answer SERVING"),
+      answerCheck: (a) => check(a.status === 200 && a.grpcStatus === "0" && a.body.equals(grpcFrame(Uint8Array.of(0x08, 0x01))), `Health/Check answered HTTP ${a.status} grpc-status ${a.grpcStatus}`),
+    });
+
+    // 2. Cached verification: one valid key, verified (warmed) before the measurement.
+    await h2loadScenario(cachedScenario("2", "cached verification (1 key, warm)"));
+
+    // 4. A malformed token: the measured key with a wrong checksum.
+    const last = measured!.secret.at(-1)!;
+    const malformed = measured!.secret.slice(0, -1) + (last === "0" ? "1" : "0");
+    check(inspectToken(malformed, prefix) === "checksum", "the malformed token is not a checksum error");
+    await h2loadScenario({
+      id: "4", name: "malformed token (bad checksum)", server, db,
+      url: grpcUrl(VERIFY), body: verifyBody(malformed), headers: grpcHeaders,
+      realCheck: realVerify(malformed, VerificationStatus.MALFORMED),
+      answerCheck: expectVerify(VerificationStatus.MALFORMED),
+    });
+
+    // 5. An unknown id: a well-formed token whose id does not exist.
+    const unknown = mintToken(prefix);
+    await h2loadScenario({
+      id: "5", name: "unknown id (well-formed)", server, db,
+      url: grpcUrl(VERIFY), body: verifyBody(unknown), headers: grpcHeaders,
+      realCheck: realVerify(unknown, VerificationStatus.NOT_FOUND),
+      answerCheck: expectVerify(VerificationStatus.NOT_FOUND),
+    });
+
+    // 8. The same cached verification, Connect JSON over h2c on the HTTP port.
+    const jsonRequest = toJsonString(VerifyApiKeyRequestSchema, create(VerifyApiKeyRequestSchema, { key: measured!.secret, requiredScopes: [SCOPE] }));
+    await h2loadScenario({
+      id: "8", name: "cached verification, Connect JSON, HTTP port", server, db,
+      url: `http://127.0.0.1:${server.httpPort}${VERIFY}`, body: Buffer.from(jsonRequest),
+      headers: { "content-type": "application/json", authorization: `Bearer ${service}` },
+      realCheck: realVerify(measured!.secret, VerificationStatus.VALID, jsonApi),
+      answerCheck: (a) => {
+        check(a.status === 200, `Connect JSON answered HTTP ${a.status}: ${a.body.toString()}`);
+        const status = (JSON.parse(a.body.toString()) as { status?: string }).status;
+        check(status === "VERIFICATION_STATUS_VALID", `Connect JSON answered status ${status}`);
+      },
+    });
+
+    // 7. Cached verification while another h2load floods wrong secrets for the same key id.
+    const wrongSecret = mintToken(prefix, measured!.id);
+    await floodScenario(cachedScenario("7", "cached verification under a wrong-secret flood"), {
+      body: verifyBody(wrongSecret),
+      realCheck: realVerify(wrongSecret, VerificationStatus.NOT_FOUND),
+      answerCheck: expectVerify(VerificationStatus.NOT_FOUND),
+      sample: async () => [await verifyStatus(wrongSecret), await verifyStatus(measured!.secret)],
+    });
+
+    // 3. First (cold) verification: every call verifies another key, each once.
+    const [probe, ...cold] = coldKeys;
+    progress(`3 first verification: checking one fresh key with a real client`);
+    await realVerify(probe!.secret, VerificationStatus.VALID)();
+    progress(`3 first verification: ${cold.length} fresh keys, once each, from bench/loadgen.ts (grpc-js, ${CLIENTS} connections × ${STREAMS} streams)`);
+    const coldRun = await measure(server, db, async () => {
+      const r = await loadgen(server.grpcPort, service, cold.map((k) => k.secret), false);
+      return { ...r, requests: Object.values(r.outcomes).reduce((a, b) => a + b, 0) };
+    });
+    // Refusals (RESOURCE_EXHAUSTED from a full argon2 pool) are the server's choice, not a wrong
+    // answer: reported, with their own latency, while req/s and the percentiles are of VALID answers.
+    const valid = coldRun.outcomes.VALID ?? 0;
+    const validLatency = coldRun.byOutcome.VALID;
+    const others = Object.entries(coldRun.byOutcome).filter(([k]) => k !== "VALID");
+    if (others.some(([k]) => k !== "RESOURCE_EXHAUSTED")) failures.push(`3 first verification: ${describeOutcomes(coldRun.outcomes)} of ${cold.length} fresh keys`);
+    rows.push({
+      id: "3", name: "first (cold) verification, distinct keys",
+      reqPerSec: valid / (coldRun.elapsedMs / 1000), p50Ms: validLatency?.p50Ms ?? Number.NaN, p99Ms: validLatency?.p99Ms ?? Number.NaN, requests: coldRun.requests,
+      serverCores: coldRun.serverCores, cpuUsPerReq: coldRun.cpuUsPerReq, dbTxPerReq: coldRun.dbTxPerReq, generatorCores: Number.NaN,
+      note:
+        `loadgen; ${describeOutcomes(coldRun.outcomes)}; req/s, p50, p99 of VALID answers` +
+        others.map(([k, l]) => `; ${k} p50 ${l.p50Ms.toFixed(1)} p99 ${l.p99Ms.toFixed(1)} ms`).join(""),
+    });
+
+    // 6. 1,000 against 1,000,000 keys in the table.
+    await h2loadScenario(cachedScenario("6a", `cached verification, ${SMALL_TABLE.toLocaleString("en")} keys in the table`));
+    progress(`6 inserting filler rows up to ${LARGE_TABLE.toLocaleString("en")} keys (insert ... select from generate_series), then VACUUM ANALYZE and CHECKPOINT`);
+    const t0 = performance.now();
+    const large = await fillTable(db, measured!.id, prefix, LARGE_TABLE);
+    await db.query("VACUUM ANALYZE api_keys");
+    await db.query("CHECKPOINT"); // so that writing the new rows out does not compete with 6b
+    progress(`6 inserted ${large.added.toLocaleString("en")} rows, vacuumed and checkpointed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await h2loadScenario(cachedScenario("6b", `cached verification, ${LARGE_TABLE.toLocaleString("en")} keys in the table`));
+  });
+}
+
+interface H2Scenario {
+  readonly id: string;
+  readonly name: string;
+  readonly server: BenchServer;
+  readonly db: pg.Client;
+  readonly url: string;
+  readonly body: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Checks the answer with a real client (grpc-js or connect-node); throws CheckFailed. */
+  readonly realCheck: () => Promise<void>;
+  /** Checks the answer to h2load's exact request, replayed once with node:http2. */
+  readonly answerCheck: (answer: RawAnswer) => void;
+}
+
+/** Checks the answers, warms up, then measures with h2load; adds and returns the row. */
+async function h2loadScenario(s: H2Scenario): Promise<Row> {
+  const { answerSize, bodyFile } = await prepare(s);
+  progress(`${s.id} ${s.name}: h2load, ${WARMUP_SECONDS} s warm-up then ${SECONDS} s`);
+  await startH2load(h2run(s, bodyFile, WARMUP_SECONDS));
+  const r = await measure(s.server, s.db, async () => {
+    const result = await startH2load(h2run(s, bodyFile, SECONDS));
+    return { ...result, requests: result.done };
+  });
+  if (s.id === "2") exampleCommand = r.command;
+  const unlike = answersUnlike(s, r, answerSize);
+  const row: Row = { ...r, id: s.id, name: s.name, note: unlike ? `${unlike} answers unlike the checked one` : "" };
+  rows.push(row);
+  return row;
+}
+
+async function prepare(s: H2Scenario): Promise<{ answerSize: number; bodyFile: string }> {
+  progress(`${s.id} ${s.name}: checking the answer with a real client`);
+  await s.realCheck();
+  const answer = await replay(s.url, s.body, s.headers);
+  s.answerCheck(answer);
+  const bodyFile = file(`request-${s.id}.bin`);
+  writeFileSync(bodyFile, s.body);
+  return { answerSize: answer.body.length, bodyFile };
+}
+
+const h2run = (s: H2Scenario, bodyFile: string, seconds: number) => ({
+  url: s.url, bodyFile, headers: s.headers, clients: CLIENTS, streams: STREAMS, seconds, logFile: file(`h2load-${s.id}.log`),
+});
+
+/**
+ * h2load counts any HTTP 200 as a success, even with an error in the gRPC trailers. Every answer
+ * like the checked one carries a body of the checked size, and an error answer (trailers only)
+ * none, so the body bytes h2load received tell how many answers were something else.
+ */
+function answersUnlike(s: Pick<H2Scenario, "id" | "name">, r: H2loadResult, answerSize: number, expectAllLike = true): number {
+  const where = `${s.id} ${s.name}`;
+  if (r.failed + r.errored + r.timeout > 0) findings.push(`${where}: h2load reports ${r.failed} failed, ${r.errored} errored, ${r.timeout} timed out`);
+  if (r.statusOther > 0) findings.push(`${where}: ${r.statusOther} answers with an HTTP status other than 2xx`);
+  const like = r.dataBytes / answerSize;
+  if (!Number.isInteger(like)) {
+    findings.push(`${where}: answers of another size than the checked answer (${r.dataBytes} body bytes, ${answerSize} per answer)`);
+    return Number.NaN;
+  }
+  const unlike = r.status2xx - like;
+  if (unlike !== 0 && expectAllLike) findings.push(`${where}: ${unlike} of ${r.status2xx} answers were not the checked answer (an error in the trailers?)`);
+  return unlike;
+}
+
+/**
+ * Runs `work` and adds what the server spent on it: CPU (from /proc) and database transactions
+ * beyond its idle rate (heartbeats, reloads: see backgroundTx). `elapsedMs`, when the work reports
+ * it, is the loaded time (a child's start-up excluded) that the cores figure divides by.
+ */
+async function measure<T extends { requests: number; elapsedMs?: number }>(server: BenchServer, db: pg.Client, work: () => Promise<T>): Promise<T & Cost> {
+  await sleep(STATS_SETTLE_MS);
+  const tx0 = await transactions(db);
+  const read0 = performance.now();
+  const cpu0 = cpuSeconds(server.pid);
+  const t0 = performance.now();
+  const result = await work();
+  const wall = (result.elapsedMs ?? performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(server.pid) - cpu0;
+  await sleep(STATS_SETTLE_MS);
+  const tx = (await transactions(db)) - tx0 - 1; // less our own reading
+  const idle = (backgroundTx.get(db) ?? 0) * ((performance.now() - read0) / 1000);
+  return { ...result, serverCores: cpu / wall, cpuUsPerReq: (cpu * 1e6) / result.requests, dbTxPerReq: Math.max(0, tx - idle) / result.requests };
+}
+
+/** Transactions per second an idle server runs on its own, by database client. */
+const backgroundTx = new Map<pg.Client, number>();
+
+/** Measures the idle server's own transaction rate over a few seconds. */
+async function measureBackgroundTx(db: pg.Client): Promise<number> {
+  await sleep(STATS_SETTLE_MS);
+  const tx0 = await transactions(db);
+  const t0 = performance.now();
+  await sleep(4_000);
+  const rate = ((await transactions(db)) - tx0 - 1) / ((performance.now() - t0) / 1000);
+  backgroundTx.set(db, rate);
+  return rate;
+}
+
+async function transactions(db: pg.Client): Promise<number> {
+  const { rows: [row] } = await db.query<{ n: string }>(
+    "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()",
+  );
+  return Number(row!.n);
+}
+
+/** Scenario 7: the cached run again, with a flood of wrong secrets for the same id. */
+async function floodScenario(
+  s: H2Scenario,
+  flood: Pick<H2Scenario, "body" | "realCheck" | "answerCheck"> & { sample: () => Promise<[string | undefined, string | undefined]> },
+): Promise<void> {
+  const floodScenario: H2Scenario = { ...s, ...flood, id: "7f", name: "wrong-secret flood (same key id)" };
+  const cachedPrep = await prepare(s);
+  const floodPrep = await prepare(floodScenario);
+  progress(`7 flood: two h2load processes at once (cached verification, wrong secrets for the same id), ${WARMUP_SECONDS} s warm-up then ${SECONDS} s`);
+  await Promise.all([startH2load(h2run(s, cachedPrep.bodyFile, WARMUP_SECONDS)), startH2load(h2run(floodScenario, floodPrep.bodyFile, WARMUP_SECONDS))]);
+  const samples = { flood: new Map<string, number>(), cached: new Map<string, number>() };
+  const r = await measure(s.server, s.db, async () => {
+    let running = true;
+    // A real client samples both streams meanwhile, a few calls a second.
+    const sampler = (async () => {
+      await sleep(500);
+      while (running) {
+        const [f, c] = await flood.sample();
+        samples.flood.set(f ?? "?", (samples.flood.get(f ?? "?") ?? 0) + 1);
+        samples.cached.set(c ?? "?", (samples.cached.get(c ?? "?") ?? 0) + 1);
+        await sleep(100);
+      }
+    })();
+    const [cached, flooding] = await Promise.all([
+      startH2load(h2run(s, cachedPrep.bodyFile, SECONDS)),
+      startH2load(h2run(floodScenario, floodPrep.bodyFile, SECONDS)),
+    ]).finally(() => (running = false));
+    await sampler;
+    return { cached, flooding, requests: cached.done + flooding.done };
+  });
+  const cachedUnlike = answersUnlike(s, r.cached, cachedPrep.answerSize);
+  const floodUnlike = answersUnlike(floodScenario, r.flooding, floodPrep.answerSize, false);
+  const fmt = (m: Map<string, number>) => [...m].map(([k, v]) => `${v} ${k}`).join(", ") || "none";
+  rows.push({
+    id: "7", name: s.name, reqPerSec: r.cached.reqPerSec, p50Ms: r.cached.p50Ms, p99Ms: r.cached.p99Ms, requests: r.cached.done,
+    serverCores: r.serverCores, cpuUsPerReq: r.cpuUsPerReq, dbTxPerReq: r.dbTxPerReq, generatorCores: r.cached.generatorCores,
+    note: `CPU and tx per request of both streams; real-client sample: ${fmt(samples.cached)}${cachedUnlike ? `; ${cachedUnlike} answers unlike the checked one` : ""}`,
+  });
+  rows.push({
+    id: "7f", name: floodScenario.name, reqPerSec: r.flooding.reqPerSec, p50Ms: r.flooding.p50Ms, p99Ms: r.flooding.p99Ms, requests: r.flooding.done,
+    serverCores: Number.NaN, cpuUsPerReq: Number.NaN, dbTxPerReq: Number.NaN, generatorCores: r.flooding.generatorCores,
+    note:
+      `${Number.isNaN(floodUnlike) ? "?" : r.flooding.status2xx - floodUnlike} NOT_FOUND, ${Number.isNaN(floodUnlike) ? "?" : floodUnlike} errors (RESOURCE_EXHAUSTED or other) by body size; ` +
+      `real-client sample: ${fmt(samples.flood)}`,
+  });
+}
+
+// --- scenario 9: memory per cached key, on a second server with a cheap argon2 cost ---
+
+interface MemoryFigures {
+  readonly keys: number;
+  readonly heapBytesPerKey: number | undefined;
+  readonly rssBytesPerKey: number;
+  readonly heapBefore: number | undefined;
+  readonly heapAfter: number | undefined;
+  readonly rssBefore: number;
+  readonly rssAfter: number;
+  readonly secondPass: Cost & { readonly requests: number; readonly reqPerSec: number };
+}
+
+function memoryScenario(): Promise<MemoryFigures> {
+  return scoped(async (defer) => {
+    const env = { ...MEMORY_SERVER_ENV, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --inspect=127.0.0.1:0`.trim() };
+    progress(`9 memory: starting a second server with ${envText(MEMORY_SERVER_ENV)} and an inspector`);
+    const server = await startServer(file("memory"), env);
+    liveServers.add(server);
+    defer(() => stopServer(server, "memory"));
+    const owner = await cli(server.dataDir, ["bootstrap", "--workspace", "Bench", "--owner", "bench-owner"], LOW_ARGON2);
+    const service = await cli(server.dataDir, ["services", "add", "--name", "bench-gateway"], LOW_ARGON2);
+    const db = new pg.Client({ connectionString: await databaseUrl(server.dataDir) });
+    db.on("error", () => {});
+    await db.connect();
+    defer(() => db.end());
+
+    // One key through the API, the rest inserted with hashes made here with the same parameters
+    // (20,000 CreateApiKey calls would take minutes).
+    const [template] = await createKeys(server.grpcPort, owner, 1, "template");
+    const prefix = template!.secret.slice(0, template!.secret.indexOf("_"));
+    const params = await argon2Settings(db, template!.id);
+    progress(`9 memory: hashing ${(MEMORY_WARM_KEYS + MEMORY_KEYS).toLocaleString("en")} new keys here (argon2id ${params}, as the server hashes) and inserting them`);
+    const [warm = [], keys = []] = await insertKeys(db, template!.id, prefix, params, [MEMORY_WARM_KEYS, MEMORY_KEYS]);
+    idleTx.memory = await measureBackgroundTx(db);
+    const api = grpcClient(server.grpcPort);
+    const first = await api.verifyApiKey({ key: warm[0]!.secret, requiredScopes: [SCOPE] }, { headers: { authorization: `Bearer ${service}` } });
+    check(first.status === VerificationStatus.VALID, `the memory server answered ${VerificationStatus[first.status]} for a valid key`);
+
+    const inspectorPort = server.otherPorts[0];
+    const inspector = inspectorPort === undefined ? undefined : await connectInspector(inspectorPort).catch(() => undefined);
+    if (!inspector) findings.push("9 memory: no inspector on the server process; heap figures are missing");
+    defer(() => inspector?.close());
+    const sample = async () => {
+      const heap = inspector ? Math.min(await inspector.heapUsedAfterGc(), await inspector.heapUsedAfterGc()) : undefined;
+      const rss: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        rss.push(rssBytes(server.pid));
+        await sleep(200);
+      }
+      return { heap, rss: quantile(rss, 0.5) };
+    };
+
+    progress(`9 memory: warming up with ${MEMORY_WARM_KEYS.toLocaleString("en")} other keys, then sampling`);
+    await loadgen(server.grpcPort, service, warm.map((k) => k.secret), true);
+    await sleep(500);
+    const before = await sample();
+    progress(`9 memory: verifying ${MEMORY_KEYS.toLocaleString("en")} distinct keys once each, then sampling`);
+    const fill = await loadgen(server.grpcPort, service, keys.map((k) => k.secret), true);
+    const valid = fill.outcomes.VALID ?? 0;
+    if (valid !== keys.length) failures.push(`9 memory: ${describeOutcomes(fill.outcomes)} of ${keys.length} keys (expected all VALID)`);
+    await sleep(500);
+    const after = await sample();
+    progress(`9 memory: verifying ${MEMORY_SECOND_PASS.toLocaleString("en")} of them again (are they served from memory?)`);
+    const again = keys.slice(0, MEMORY_SECOND_PASS).map((k) => k.secret);
+    const secondPass = await measure(server, db, async () => {
+      const r = await loadgen(server.grpcPort, service, again, false);
+      return { ...r, requests: again.length, reqPerSec: again.length / (r.elapsedMs / 1000) };
+    });
+    return {
+      keys: valid,
+      heapBytesPerKey: before.heap === undefined || after.heap === undefined ? undefined : (after.heap - before.heap) / valid,
+      rssBytesPerKey: (after.rss - before.rss) / valid,
+      heapBefore: before.heap, heapAfter: after.heap, rssBefore: before.rss, rssAfter: after.rss,
+      secondPass,
+    };
+  });
+}
+
+// --- helpers ---
+
+/** Runs `body`, then what it deferred, last first (stopping a server also reports its errors). */
+async function scoped<T>(body: (defer: (cleanup: () => unknown) => void) => Promise<T>): Promise<T> {
+  const deferred: Array<() => unknown> = [];
+  try {
+    return await body((cleanup) => deferred.push(cleanup));
+  } finally {
+    for (const cleanup of deferred.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        findings.push(`cleanup: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Creates `n` CUSTOM keys with SCOPE through CreateApiKey, 8 calls at a time. */
+async function createKeys(grpcPort: number, owner: string, n: number, label: string): Promise<Array<{ id: string; secret: string }>> {
+  const api = grpcClient(grpcPort);
+  const options = { headers: { authorization: `Bearer ${owner}` } };
+  const keys: Array<{ id: string; secret: string }> = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < n) {
+        const i = next++;
+        const created = await api.createApiKey({ name: `bench ${label} ${i}`, access: AccessLevel.CUSTOM, scopes: [SCOPE] }, options);
+        keys[i] = { id: created.apiKey!.id, secret: created.secret };
+      }
+    }),
+  );
+  return keys;
+}
+
+/**
+ * Adds filler rows (their own 12-character ids, the measured key's workspace and creator, a dummy
+ * hash that never verifies) until api_keys holds `total` rows.
+ */
+async function fillTable(db: pg.Client, likeId: string, prefix: string, total: number): Promise<{ added: number }> {
+  const { rows: [row] } = await db.query<{ n: string }>("SELECT count(*) AS n FROM api_keys");
+  const missing = total - Number(row!.n);
+  if (missing <= 0) return { added: 0 };
+  const { rows: [max] } = await db.query<{ n: string | null }>("SELECT max(substr(id, 2)::bigint) AS n FROM api_keys WHERE id ~ '^F[0-9]{11}$'");
+  const from = Number(max!.n ?? 0) + 1;
+  const result = await db.query(
+    `INSERT INTO api_keys (id, workspace_id, name, access, scopes, hash, hint, created_by)
+     SELECT 'F' || lpad(g::text, 11, '0'), k.workspace_id, 'bench filler', 'full', '{}', 'not-an-argon2-hash',
+            $2 || '_F' || lpad(g::text, 11, '0') || '…0000', k.created_by
+       FROM generate_series($3::bigint, $4::bigint) AS g, api_keys AS k
+      WHERE k.id = $1`,
+    [likeId, prefix, from, from + missing - 1],
+  );
+  check(result.rowCount === missing, `inserted ${result.rowCount} filler rows, expected ${missing}`);
+  return { added: missing };
+}
+
+/** Runs bench/loadgen.ts in its own process over `tokens`, each verified once. */
+async function loadgen(grpcPort: number, service: string, tokens: string[], retryExhausted: boolean): Promise<LoadgenResult> {
+  const config: LoadgenConfig = {
+    address: `127.0.0.1:${grpcPort}`, serviceToken: service, tokens, requiredScopes: [SCOPE],
+    connections: CLIENTS, streams: STREAMS, retryExhausted,
+  };
+  const configFile = file(`loadgen-${Date.now()}.json`);
+  writeFileSync(configFile, JSON.stringify(config));
+  const { stdout } = await promisify(execFile)(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "bench", "loadgen.ts"), configFile], {
+    cwd: ROOT, maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(stdout) as LoadgenResult;
+}
+
+/**
+ * Inserts keys shaped like the key `likeId` (workspace, creator, access, scopes), with secrets
+ * minted and hashed here with the argon2id parameters `params` ("m=…,t=…,p=…"); one batch per count.
+ */
+async function insertKeys(db: pg.Client, likeId: string, prefix: string, params: string, counts: number[]): Promise<Array<Array<{ id: string; secret: string }>>> {
+  const m = /^m=(\d+),t=(\d+),p=(\d+)$/.exec(params);
+  check(m !== null, `cannot read argon2 parameters from "${params}"`);
+  const options = { type: argon2.argon2id, memoryCost: Number(m[1]), timeCost: Number(m[2]), parallelism: Number(m[3]) };
+  const batches: Array<Array<{ id: string; secret: string }>> = [];
+  for (const count of counts) {
+    const batch: Array<{ id: string; secret: string }> = [];
+    for (let from = 0; from < count; from += 1_000) {
+      const secrets = Array.from({ length: Math.min(1_000, count - from) }, () => mintToken(prefix));
+      const hashes = await Promise.all(secrets.map((secret) => argon2.hash(secret, options)));
+      const ids = secrets.map((secret) => (inspectToken(secret, prefix) as { id: string }).id);
+      await db.query(
+        `INSERT INTO api_keys (id, workspace_id, name, access, scopes, hash, hint, created_by)
+         SELECT u.id, k.workspace_id, 'bench memory', k.access, k.scopes, u.hash, u.hint, k.created_by
+           FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, hash, hint), api_keys AS k
+          WHERE k.id = $1`,
+        [likeId, ids, hashes, secrets.map((secret) => tokenHint(secret, prefix))],
+      );
+      batch.push(...secrets.map((secret, i) => ({ id: ids[i]!, secret })));
+    }
+    batches.push(batch);
+  }
+  return batches;
+}
+
+const envText = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
+
+const describeOutcomes = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${v} ${k}`).join(", ");
+
+/** The argon2 cost the server hashes with, read from a hash it made (the measured key's). */
+async function argon2Settings(db: pg.Client, id: string): Promise<string> {
+  const { rows: [row] } = await db.query<{ hash: string }>("SELECT hash FROM api_keys WHERE id = $1", [id]);
+  return /\$argon2id\$v=\d+\$([^$]+)\$/.exec(row?.hash ?? "")?.[1] ?? "see the first key's hash";
+}
+
+async function stopServer(server: BenchServer, name: string): Promise<void> {
+  const code = await server.stop();
+  liveServers.delete(server);
+  const errors = server.output().split("\n").filter((l) => /"level":"(error|warn)"/.test(l) || /Error|uncaught|unhandled/i.test(l));
+  const noise = (l: string) => l.startsWith("Debugger listening") || l.startsWith("For help, see") || l.startsWith("Debugger attached") || l.startsWith("Waiting for the debugger");
+  const relevant = errors.filter((l) => !noise(l));
+  if (code !== 0) findings.push(`the ${name} server exited with ${code} after SIGTERM`);
+  if (relevant.length > 0) findings.push(`the ${name} server logged ${relevant.length} warning or error lines, first: ${relevant.slice(0, 3).join(" | ")}`);
+}
+
+// --- the report ---
+
+function report(): void {
+  const f = (x: number | undefined, digits = 1) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(digits));
+  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a / b);
+  const row = (id: string) => rows.find((r) => r.id === id);
+  const out: string[] = [];
+  out.push("");
+  out.push(`apikeys verification benchmark — ${date.toISOString()}`);
+  out.push(`machine: ${machine.cores} cores, ${machine.model}, Node ${machine.node}, ${process.platform}/${process.arch}; load average ${machine.loadBefore.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end (other processes share these cores)`);
+  out.push(`server: bin/apikeys serve, embedded Postgres, APIKEYS_LOG_LEVEL=warn, argon2id ${argon2Server ?? "?"} (the default cost) except in 9`);
+  out.push(`load: ${h2loadVersion}, -t 1 -c ${CLIENTS} -m ${STREAMS} (${CLIENTS * STREAMS} calls in flight), h2c, ${WARMUP_SECONDS} s warm-up then -D ${SECONDS}; p50/p99 from its --log-file;`);
+  if (exampleCommand) out.push(`      e.g. (2): ${exampleCommand}`);
+  out.push(`      server CPU from /proc/<pid>/stat; db tx from pg_stat_database, less the idle server's own rate (${f(idleTx.main, 1)}/s; ${f(idleTx.memory, 1)}/s in 9; background work grows under load, so values below ~0.1 are noise)`);
+  out.push(`      3 and 9 from bench/loadgen.ts (grpc-js, ${CLIENTS} connections × ${STREAMS} calls in flight, each key once); every answer checked with a real client first`);
+  out.push("");
+  out.push(`${"scenario".padEnd(52)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"requests".padStart(9)} ${"srv cores".padStart(9)} ${"CPU µs/req".padStart(10)} ${"db tx/req".padStart(9)} ${"gen cores".padStart(9)}  notes`);
+  const order = ["1", "2", "3", "4", "5", "6a", "6b", "7", "7f", "8"];
+  for (const r of [...rows].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))) {
+    out.push(
+      `${`${r.id.padEnd(3)} ${r.name}`.padEnd(52)} ${f(r.reqPerSec).padStart(9)} ${f(r.p50Ms, 2).padStart(8)} ${f(r.p99Ms, 2).padStart(8)} ${String(r.requests).padStart(9)} ` +
+        `${f(r.serverCores, 2).padStart(9)} ${f(r.cpuUsPerReq, 0).padStart(10)} ${f(r.dbTxPerReq, 3).padStart(9)} ${f(r.generatorCores, 2).padStart(9)}  ${r.note}`,
+    );
+  }
+  if (memory) {
+    const mib = (b: number | undefined) => (b === undefined ? "-" : `${(b / 1024 / 1024).toFixed(1)} MiB`);
+    out.push(
+      `9   memory per cached key (second server, ${envText(MEMORY_SERVER_ENV)}, --inspect): ` +
+        `${memory.keys.toLocaleString("en")} keys verified once each;`,
+    );
+    out.push(`      V8 heap after a forced GC ${mib(memory.heapBefore)} → ${mib(memory.heapAfter)}: ${f(memory.heapBytesPerKey, 0)} B/key; ` + `VmRSS (median of 5) ${mib(memory.rssBefore)} → ${mib(memory.rssAfter)}: ${f(memory.rssBytesPerKey, 0)} B/key`);
+    out.push(
+      `      verifying ${memory.secondPass.requests.toLocaleString("en")} of them again: ${f(memory.secondPass.reqPerSec)} req/s, ` +
+        `${f(memory.secondPass.cpuUsPerReq, 0)} µs CPU/req, ${f(memory.secondPass.dbTxPerReq, 3)} db tx/req` +
+        (memory.secondPass.dbTxPerReq >= 0.5 ? " — they were NOT served from memory, so bytes per key measure no cache" : ""),
+    );
+  }
+
+  out.push("");
+  out.push("targets (reported, not asserted):");
+  const target = (name: string, value: number | undefined, op: "≥" | "≤" | "<", goal: number, digits = 2, unit = "") => {
+    const met = value === undefined || Number.isNaN(value) ? "not measured" : (op === "≥" ? value >= goal : op === "≤" ? value <= goal : value < goal) ? "met" : "MISSED";
+    out.push(`  ${name.padEnd(58)} ${`${f(value, digits)}${unit}`.padStart(9)}   target ${op} ${goal}${unit}   ${met}`);
+  };
+  target("cached / health throughput (2 / 1)", ratio(row("2")?.reqPerSec, row("1")?.reqPerSec), "≥", 0.85);
+  target("1,000,000 keys / 1,000 keys throughput (6b / 6a)", ratio(row("6b")?.reqPerSec, row("6a")?.reqPerSec), "≥", 0.9);
+  target("flooded / unflooded cached throughput (7 / 2)", ratio(row("7")?.reqPerSec, row("2")?.reqPerSec), "≥", 0.8);
+  target("flooded / unflooded cached p99 (7 / 2)", ratio(row("7")?.p99Ms, row("2")?.p99Ms), "≤", 2);
+  target("memory per cached key, V8 heap (9)", memory?.heapBytesPerKey, "<", 1024, 0, " B");
+  target("database transactions per cached verification (2)", row("2")?.dbTxPerReq, "<", 0.01, 3);
+  const argon2Us = row("3")?.cpuUsPerReq;
+  out.push(`  malformed token and unknown id cost no argon2 work: server CPU per call 4: ${f(row("4")?.cpuUsPerReq, 0)} µs, 5: ${f(row("5")?.cpuUsPerReq, 0)} µs, ` + `against ${f(argon2Us, 0)} µs for a first verification (3) and ${f(row("1")?.cpuUsPerReq, 0)} µs for the health check (1)`);
+  out.push("other ratios:");
+  for (const [name, id] of [["malformed / health", "4"], ["unknown id / health", "5"], ["Connect JSON on HTTP / cached on gRPC", "8"], ["first (cold) / cached", "3"]] as const) {
+    const base = id === "8" || id === "3" ? row("2") : row("1");
+    out.push(`  ${`${name} throughput`.padEnd(58)} ${f(ratio(row(id)?.reqPerSec, base?.reqPerSec), 2).padStart(9)}`);
+  }
+  if (findings.length > 0) {
+    out.push("");
+    out.push("findings (reported, not failures):");
+    for (const p of findings) out.push(`  - ${p}`);
+  }
+  if (failures.length > 0) {
+    out.push("");
+    out.push("FAILED:");
+    for (const p of failures) out.push(`  - ${p}`);
+  }
+  console.log(out.join("\n"));
+}
+
+// --- the run ---
+
+const date = new Date();
+const machine = {
+  cores: availableParallelism(),
+  model: /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown",
+  node: process.version,
+  loadBefore: loadavg()[0]!,
+};
+const h2loadVersion = ensureH2load();
+const root = mkdtempSync(path.join(tmpdir(), "apikeys-bench-verify-"));
+chmodSync(root, 0o755); // a root-run embedded Postgres runs as `postgres`, which must enter it
+cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+const file = (name: string) => path.join(root, name);
+// Interrupted: stop the servers (each stops its embedded Postgres), remove the temporary folder.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping the servers and removing ${root}`);
+    void Promise.all([...liveServers].map((s) => s.stop())).finally(() => {
+      rmSync(root, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+}
+
+let exitCode = 0;
+let memory: MemoryFigures | undefined;
+let argon2Server: string | undefined;
+const idleTx: { main?: number; memory?: number } = {};
+let exampleCommand: string | undefined;
+try {
+  await mainServerScenarios();
+  memory = await memoryScenario();
+} catch (err) {
+  exitCode = 1;
+  if (err instanceof CheckFailed) failures.push(`correctness check failed: ${err.message}`);
+  else failures.push(`the benchmark failed: ${(err as Error).stack ?? String(err)}`);
+} finally {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      await cleanup();
+    } catch (err) {
+      findings.push(`cleanup: ${(err as Error).message}`);
+    }
+  }
+}
+report();
+process.exit(exitCode || (failures.length > 0 ? 1 : 0));
