@@ -6,7 +6,7 @@
 //   npm run bench:provider
 import { execFileSync, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createPluginCertificate } from "../provider/protocol/certificate.js";
@@ -118,3 +118,4 @@ row("spawn to handshake line", h);
 row("spawn to GetProviderSchema answered", a);
 row("bare node: spawn to first line", n);
 console.log(`  handshake p50 / bare node p50: ${(h.p50 / n.p50).toFixed(2)}; handshake p50 ${f(h.p50)} of the 250 ms budget`);
+rmSync(out, { recursive: true, force: true });
