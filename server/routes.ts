@@ -14,6 +14,7 @@ import { createSupportService } from "./legacy/support.service.js";
 import type { Logger } from "./logger.js";
 import { createAuthenticator, type CachedCaller } from "./principal/authenticate.js";
 import { startReplica } from "./replica/replica.js";
+import { principalSubject, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { createScopeCatalog } from "./scope/scope-catalog.js";
 import { createArgon2Pool } from "./verify/argon2-pool.js";
 import { createVerificationCache } from "./verify/verification-cache.js";
@@ -39,8 +40,8 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   const catalog = createScopeCatalog(db);
   const invalidate = (subjects: readonly string[]) => {
     for (const subject of subjects) {
-      if (subject === "scopes") catalog.invalidate();
-      else if (subject.startsWith("principal:")) callerCache.evict(subject);
+      if (subject === SCOPES_SUBJECT) catalog.invalidate();
+      else if (subject.startsWith(principalSubject(""))) callerCache.evict(subject);
       else keyCache.evict(subject);
     }
   };

@@ -6,6 +6,7 @@ import type { Access } from "./access.js";
 import { hclOutputUnsupported } from "./hcl-output.js";
 import { APIKEYS_PROVIDER_REQUIREMENT } from "./provider.js";
 import { requireProvider } from "./provider-requirement.js";
+import { metaArguments } from "./raw-resource.js";
 
 export interface ApiKeyResourceConfig extends TerraformMetaArguments {
   /** Display name, 1–100 characters; convention: Tool + environment + purpose. */
@@ -46,13 +47,7 @@ export class ApiKeyResource extends TerraformResource {
     super(scope, id, {
       terraformResourceType: ApiKeyResource.tfResourceType,
       terraformGeneratorMetadata: { providerName: "apikeys" },
-      provider: config.provider,
-      dependsOn: config.dependsOn,
-      count: config.count,
-      lifecycle: config.lifecycle,
-      provisioners: config.provisioners,
-      connection: config.connection,
-      forEach: config.forEach,
+      ...metaArguments(config),
     });
     this.config = config;
     requireProvider(this, APIKEYS_PROVIDER_REQUIREMENT);

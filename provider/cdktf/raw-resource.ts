@@ -12,6 +12,12 @@ export interface RawResourceConfig extends TerraformMetaArguments {
   readonly attributes: Record<string, unknown>;
 }
 
+/** Terraform's meta-arguments (provider, depends_on, count, lifecycle, …) out of a binding's config. */
+export function metaArguments(config: TerraformMetaArguments): TerraformMetaArguments {
+  const { provider, dependsOn, count, lifecycle, provisioners, connection, forEach } = config;
+  return { provider, dependsOn, count, lifecycle, provisioners, connection, forEach };
+}
+
 /** A hand-bound resource: `resource "<type>" "<id>" { ...attributes }`. */
 export class RawResource extends TerraformResource {
   private readonly attributes: Record<string, unknown>;
@@ -19,13 +25,7 @@ export class RawResource extends TerraformResource {
   constructor(scope: Construct, id: string, config: RawResourceConfig) {
     super(scope, id, {
       terraformResourceType: config.terraformResourceType,
-      provider: config.provider,
-      dependsOn: config.dependsOn,
-      count: config.count,
-      lifecycle: config.lifecycle,
-      provisioners: config.provisioners,
-      connection: config.connection,
-      forEach: config.forEach,
+      ...metaArguments(config),
     });
     this.attributes = config.attributes;
   }

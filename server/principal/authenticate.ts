@@ -9,6 +9,7 @@ import type { Db } from "../db/database.js";
 import { UnauthenticatedError } from "../errors.js";
 import type { UpgradeHash } from "../hash-upgrade.js";
 import type { Hasher } from "../hashing.js";
+import { principalSubject } from "../replica/change.repository.js";
 import type { Argon2Pool } from "../verify/argon2-pool.js";
 import { createSingleFlight } from "../verify/single-flight.js";
 import type { VerificationCache } from "../verify/verification-cache.js";
@@ -41,7 +42,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
     const invalid = new UnauthenticatedError("invalid or revoked token");
     if (!parsed) throw invalid;
     const row = await findActiveToken(db, parsed.id);
-    if (!row || !(await deps.pool.run(`principal:${row.id}`, () => hasher.verify(row.hash, token)))) throw invalid;
+    if (!row) throw invalid;
+    const subject = principalSubject(row.id);
+    if (!(await deps.pool.run(subject, () => hasher.verify(row.hash, token)))) throw invalid;
     deps.upgradeHash({ table: "principal_tokens", column: "hash", id: parsed.id, hash: row.hash }, token);
     const caller: CachedCaller = {
       id: row.id,
@@ -49,7 +52,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
       kind: row.kind,
       workspaceId: row.workspace_id,
       role: row.role,
-      subject: `principal:${row.id}`,
+      subject,
       expiresAt: Date.now() + deps.cacheTtlMs,
     };
     cache.set(token, caller, generation);

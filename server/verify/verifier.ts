@@ -11,6 +11,7 @@ import type { Hasher } from "../hashing.js";
 import { legacyHint, legacySecretProblem } from "../legacy/legacy-hint.js";
 import type { LegacyHintCache } from "../legacy/legacy-hint-cache.js";
 import { findLegacyKeysByHint } from "../legacy/legacy-key.repository.js";
+import { keySubject, legacySubject } from "../replica/change.repository.js";
 import type { ScopeCatalog } from "../scope/scope-catalog.js";
 import { missingScopes } from "../scope/scope-rules.js";
 import type { Argon2Pool } from "./argon2-pool.js";
@@ -69,7 +70,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     // The catalog matters only for FULL keys: they pass exactly what exists now.
     const catalog = key.access === "full" ? await deps.catalog.current() : undefined;
     const missing = missingScopes(key.access, key.scopes, catalog?.set ?? EMPTY_SET, required);
-    const id = key.legacy ? key.subject.slice("legacy:".length) : key.subject;
+    const id = key.legacy ? key.subject.slice(LEGACY_PREFIX.length) : key.subject;
     deps.lastUsed.record(key.legacy ? "legacy_keys" : "api_keys", id);
     return {
       status: missing.length > 0 ? "insufficient_scope" : "valid",
@@ -99,13 +100,14 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     // Active rows come first, so a revoked import of the same secret never hides an active one.
     for (const row of await findLegacyKeysByHint(db, legacyHint(token))) {
       if (visibleWorkspace && row.workspace_id !== visibleWorkspace) continue;
-      if (!(await pool.run(`legacy:${row.id}`, () => hasher.verify(row.hash, token)))) continue;
+      const subject = legacySubject(row.id);
+      if (!(await pool.run(subject, () => hasher.verify(row.hash, token)))) continue;
       if (row.revoked_at) {
         revoked = true;
         continue;
       }
       deps.upgradeHash({ table: "legacy_keys", column: "hash", id: row.id, hash: row.hash }, token);
-      const key: CachedKey = { subject: `legacy:${row.id}`, workspaceId: row.workspace_id, access: "full", scopes: [], legacy: true, expiresAt: Date.now() + deps.cacheTtlMs };
+      const key: CachedKey = { subject, workspaceId: row.workspace_id, access: "full", scopes: [], legacy: true, expiresAt: Date.now() + deps.cacheTtlMs };
       cache.set(token, key, generation);
       return key;
     }
@@ -152,10 +154,12 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     let expiresAt = now + deps.cacheTtlMs;
     if (match === "previous" && row.previous_expires_at) expiresAt = Math.min(expiresAt, row.previous_expires_at.getTime());
     if (row.deleted_at) expiresAt = Math.min(expiresAt, row.deleted_at.getTime());
-    const key: CachedKey = { subject: row.id, workspaceId: row.workspace_id, access: row.access, scopes: Object.freeze([...row.scopes]), legacy: false, expiresAt };
+    const key: CachedKey = { subject: keySubject(row.id), workspaceId: row.workspace_id, access: row.access, scopes: Object.freeze([...row.scopes]), legacy: false, expiresAt };
     cache.set(token, key, generation);
     return key;
   }
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
+// A legacy key's cache subject is its id behind this prefix; the answer names the bare id.
+const LEGACY_PREFIX = legacySubject("");
