@@ -5,25 +5,19 @@
 // it must never import from server/.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService, Message, MessageInitShape } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  createContextValues,
-  createHandlerContext,
-  createServiceImplSpec,
-} from "@connectrpc/connect";
+import { Code, ConnectError, createServiceImplSpec } from "@connectrpc/connect";
 import type {
   ContextValues,
   HandlerContext,
   Interceptor,
   MethodImplSpec,
   ServiceImpl,
-  StreamResponse,
-  UnaryResponse,
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { metadataToHeaders, toMetadata } from "./grpc-metadata.js";
+import { GrpcCallContext } from "./grpc-call-context.js";
+import { toMetadata } from "./grpc-metadata.js";
 import { toStatus } from "./grpc-status.js";
+import "./protobuf-text-encoding.js";
 
 /** What every grpc-js server call offers (grpc-js does not export this type). */
 export type ServerSurfaceCall = Pick<
@@ -123,114 +117,127 @@ function createHandler(spec: MethodImplSpec, options: GrpcAdapterOptions): grpc.
   switch (spec.kind) {
     case "unary":
       return (call: grpc.ServerUnaryCall<DecodedRequest, Message>, callback: grpc.sendUnaryData<Message>) =>
-        void answerOnce(spec, call, callback, options, async () => single(call.request));
+        void answerOnce(spec, call, callback, options, singleRequest);
     case "client_streaming":
       return (call: grpc.ServerReadableStream<DecodedRequest, Message>, callback: grpc.sendUnaryData<Message>) =>
-        void answerOnce(spec, call, callback, options, async () => readRequests(call));
+        void answerOnce(spec, call, callback, options, readRequests);
     case "server_streaming":
       return (call: grpc.ServerWritableStream<DecodedRequest, Message>) =>
-        void answerStream(spec, call, options, () => single(call.request));
+        void answerStream(spec, call, options, singleRequest);
     case "bidi_streaming":
       return (call: grpc.ServerDuplexStream<DecodedRequest, Message>) =>
-        void answerStream(spec, call, options, () => readRequests(call));
+        void answerStream(spec, call, options, readRequests);
   }
 }
 
 // Unary and client-streaming calls: one response message, sent through grpc-js's callback.
-async function answerOnce(
+async function answerOnce<C extends ServerSurfaceCall>(
   spec: Spec<"unary"> | Spec<"client_streaming">,
-  call: ServerSurfaceCall,
+  call: C,
   callback: grpc.sendUnaryData<Message>,
   options: GrpcAdapterOptions,
-  input: () => Promise<Message | AsyncIterable<Message>>,
+  input: (call: C) => Message | AsyncIterable<Message>,
 ): Promise<void> {
-  const { ctx, done } = createCallContext(spec.method, call, options);
+  const ctx = new GrpcCallContext(spec.method, call, options.shutdownSignal, options.contextValues?.(call));
   try {
-    const res = await invoke(spec, ctx, await input(), options.interceptors);
+    const res = await invoke(spec, ctx, input(call), options.interceptors);
     // Connect models a client stream's answer as a stream of one message.
     const message = res.stream ? await first(res.message) : res.message;
-    sendHeader(call, res.header, spec.method, options);
-    callback(null, message, toMetadata(res.trailer, spec.method, options));
+    sendHeader(call, res.header ?? ctx.responseHeaderIfUsed, spec.method, options);
+    const trailer = res.trailer ?? ctx.responseTrailerIfUsed;
+    callback(null, message, trailer && toMetadata(trailer, spec.method, options));
   } catch (err) {
-    sendHeader(call, ctx.responseHeader, spec.method, options);
+    sendHeader(call, ctx.responseHeaderIfUsed, spec.method, options);
     callback(toStatus(err, ctx, spec.method, options));
   } finally {
-    done();
+    ctx.end();
   }
 }
 
 // Server-streaming and bidi calls: messages are written as the implementation yields them.
-async function answerStream(
+async function answerStream<C extends WritableCall>(
   spec: Spec<"server_streaming"> | Spec<"bidi_streaming">,
-  call: WritableCall,
+  call: C,
   options: GrpcAdapterOptions,
-  input: () => Message | AsyncIterable<Message>,
+  input: (call: C) => Message | AsyncIterable<Message>,
 ): Promise<void> {
-  const { ctx, done } = createCallContext(spec.method, call, options);
+  const ctx = new GrpcCallContext(spec.method, call, options.shutdownSignal, options.contextValues?.(call));
   let headerSent = false;
   try {
-    const res = await invoke(spec, ctx, input(), options.interceptors);
+    const res = await invoke(spec, ctx, input(call), options.interceptors);
     if (!res.stream) throw new ConnectError("protocol error: interceptor returned a single message", Code.Internal);
     for await (const message of res.message) {
       // Connect sends response headers with the first message; the implementation sets them before.
       if (!headerSent) {
-        sendHeader(call, res.header, spec.method, options);
+        sendHeader(call, res.header ?? ctx.responseHeaderIfUsed, spec.method, options);
         headerSent = true;
       }
       await write(call, message, ctx.signal);
     }
-    if (!headerSent) sendHeader(call, res.header, spec.method, options);
-    call.end(toMetadata(res.trailer, spec.method, options));
+    if (!headerSent) sendHeader(call, res.header ?? ctx.responseHeaderIfUsed, spec.method, options);
+    const trailer = res.trailer ?? ctx.responseTrailerIfUsed;
+    call.end(trailer && toMetadata(trailer, spec.method, options));
   } catch (err) {
-    if (!headerSent) sendHeader(call, ctx.responseHeader, spec.method, options);
+    if (!headerSent) sendHeader(call, ctx.responseHeaderIfUsed, spec.method, options);
     // grpc-js's documented way to end a stream with a status: its "error" listener sends it.
     call.emit("error", toStatus(err, ctx, spec.method, options));
   } finally {
-    done();
+    ctx.end();
   }
 }
 
-// Runs the implementation behind the interceptors, as connect-node does for every protocol.
+/**
+ * What the implementation answered. Headers and trailers come from interceptors; without them,
+ * whatever the implementation set on the context is sent.
+ */
+type Answer = (
+  | { readonly stream: false; readonly message: Message }
+  | { readonly stream: true; readonly message: AsyncIterable<Message> }
+) & { readonly header?: Headers; readonly trailer?: Headers };
+
+// Runs the implementation, behind the interceptors when there are any, as connect-node does for
+// every protocol. Without interceptors it is called directly, and nothing is built that it does
+// not read.
 async function invoke(
   spec: MethodImplSpec,
-  ctx: HandlerContext,
+  ctx: GrpcCallContext,
   input: Message | AsyncIterable<Message>,
   interceptors: Interceptor[] = [],
-): Promise<UnaryResponse | StreamResponse> {
+): Promise<Answer> {
+  if (interceptors.length === 0) {
+    const message = await implement(spec, ctx, input);
+    return isMessage(message) ? { stream: false, message } : { stream: true, message };
+  }
   const { method } = spec;
   const common = { service: method.parent, header: ctx.responseHeader, trailer: ctx.responseTrailer };
   const innermost: AnyFn = async (req) => {
     const reqCtx: HandlerContext = {
-      ...ctx,
+      method: ctx.method,
       service: req.service,
-      requestHeader: req.header,
       signal: req.signal,
+      timeoutMs: () => ctx.timeoutMs(),
+      requestMethod: ctx.requestMethod,
+      requestHeader: req.header,
+      responseHeader: ctx.responseHeader,
+      responseTrailer: ctx.responseTrailer,
+      protocolName: ctx.protocolName,
       values: req.contextValues,
+      url: ctx.url,
     };
-    const toOutput = (init: MessageInitShape<DescMessage>) => create(method.output, init);
+    // Interceptors see every kind but unary as a stream of requests, as on a ConnectRouter.
+    const request = spec.kind === "server_streaming" && req.stream ? await first(req.message) : req.message;
+    const message = await implement(spec, reqCtx, request);
     switch (spec.kind) {
-      case "unary": {
-        if (req.stream) break;
-        const message = toOutput(await spec.impl(req.message, reqCtx));
-        return { ...common, stream: false, method: spec.method, message };
-      }
-      case "client_streaming": {
-        if (!req.stream) break;
-        const message = once(toOutput(await spec.impl(req.message, reqCtx)));
-        return { ...common, stream: true, method: spec.method, message };
-      }
-      case "server_streaming": {
-        if (!req.stream) break;
-        const message = mapIterable(spec.impl(await first(req.message), reqCtx), toOutput);
-        return { ...common, stream: true, method: spec.method, message };
-      }
-      case "bidi_streaming": {
-        if (!req.stream) break;
-        const message = mapIterable(spec.impl(req.message, reqCtx), toOutput);
-        return { ...common, stream: true, method: spec.method, message };
-      }
+      case "unary":
+        if (isMessage(message)) return { ...common, stream: false, method: spec.method, message };
+        break;
+      case "client_streaming":
+        if (isMessage(message)) return { ...common, stream: true, method: spec.method, message: once(message) };
+        break;
+      default:
+        if (!isMessage(message)) return { ...common, stream: true, method: spec.method, message };
     }
-    throw new ConnectError("protocol error: interceptor changed the request kind", Code.Internal);
+    throw new ConnectError("protocol error: the implementation answered the wrong kind", Code.Internal);
   };
   let next = innermost;
   for (const interceptor of [...interceptors].reverse()) next = interceptor(next);
@@ -245,42 +252,30 @@ async function invoke(
   if (spec.kind === "unary") {
     return next({ ...requestCommon, stream: false, method: spec.method, message: input as Message });
   }
-  const messages = Symbol.asyncIterator in input ? input : once(input);
+  const messages = isMessage(input) ? once(input) : input;
   return next({ ...requestCommon, stream: true, method: spec.method, message: messages });
 }
 
-// The reason every finished call's signal is aborted with. Without one, AbortController creates
-// a DOMException with a stack trace per call, a large share of a cached verification's cost.
-const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
-
-// A real Connect HandlerContext for a grpc-js call; `done` aborts its signal when the call ends,
-// as connect-node does, which also clears the deadline timer.
-function createCallContext(method: DescMethod, call: ServerSurfaceCall, options: GrpcAdapterOptions) {
-  const secure = call.getAuthContext().transportSecurityType !== undefined;
-  const ctx = createHandlerContext({
-    service: method.parent,
-    method,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url: `${secure ? "https" : "http"}://${call.getHost() ?? "localhost"}${call.getPath()}`,
-    timeoutMs: remainingMs(call.getDeadline()),
-    shutdownSignal: options.shutdownSignal,
-    requestHeader: metadataToHeaders(call.metadata),
-    contextValues: options.contextValues?.(call) ?? createContextValues(),
-  });
-  // A client's cancellation aborts the context directly: one AbortController less per call.
-  const onCancelled = () => ctx.abort(new ConnectError("the client canceled the call", Code.Canceled));
-  call.once("cancelled", onCancelled);
-  if (call.cancelled) onCancelled();
-  const done = () => {
-    call.off("cancelled", onCancelled);
-    ctx.abort(CALL_ENDED);
-  };
-  return { ctx, done };
+/** Calls the implementation: unary and client-streaming ones answer one message, the others a stream. */
+async function implement(
+  spec: MethodImplSpec,
+  ctx: HandlerContext,
+  input: Message | AsyncIterable<Message>,
+): Promise<Message | AsyncIterable<Message>> {
+  const output: DescMessage = spec.method.output;
+  if (spec.kind === "unary" && isMessage(input)) return create(output, await spec.impl(input, ctx));
+  if (spec.kind === "client_streaming" && !isMessage(input)) return create(output, await spec.impl(input, ctx));
+  const toOutput = (init: MessageInitShape<DescMessage>) => create(output, init);
+  if (spec.kind === "server_streaming" && isMessage(input)) return mapIterable(spec.impl(input, ctx), toOutput);
+  if (spec.kind === "bidi_streaming" && !isMessage(input)) return mapIterable(spec.impl(input, ctx), toOutput);
+  throw new ConnectError("protocol error: interceptor changed the request kind", Code.Internal);
 }
 
+const isMessage = (value: Message | AsyncIterable<Message>): value is Message => !(Symbol.asyncIterator in value);
+
 // grpc-js sends its default headers with the first message when none were sent explicitly.
-function sendHeader(call: ServerSurfaceCall, header: Headers, method: DescMethod, options: GrpcAdapterOptions): void {
+function sendHeader(call: ServerSurfaceCall, header: Headers | undefined, method: DescMethod, options: GrpcAdapterOptions): void {
+  if (header === undefined) return;
   const metadata = toMetadata(header, method, options);
   if (Object.keys(metadata.toJSON()).length > 0) call.sendMetadata(metadata);
 }
@@ -288,6 +283,10 @@ function sendHeader(call: ServerSurfaceCall, header: Headers, method: DescMethod
 function single(request: DecodedRequest): Message {
   if ("error" in request) throw request.error;
   return request.message;
+}
+
+function singleRequest(call: { readonly request: DecodedRequest }): Message {
+  return single(call.request);
 }
 
 async function* readRequests(call: ReadableCall): AsyncIterable<Message> {
@@ -328,11 +327,6 @@ async function* once<T>(message: T): AsyncIterable<T> {
 
 async function* mapIterable<T, U>(source: AsyncIterable<T>, fn: (value: T) => U): AsyncIterable<U> {
   for await (const value of source) yield fn(value);
-}
-
-function remainingMs(deadline: grpc.Deadline): number | undefined {
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

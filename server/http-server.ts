@@ -8,6 +8,7 @@ import type { TLSSocket } from "node:tls";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import "../contract/protobuf-text-encoding.js";
 import type { ListenerOptions } from "./listener-options.js";
 import type { Logger } from "./logger.js";
 

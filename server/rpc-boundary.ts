@@ -26,24 +26,25 @@ export function withRpcBoundary<S extends DescService>(
     const inner = (impl as unknown as Record<string, AnyMethod>)[method.localName];
     if (!inner) continue;
     const rpc = `${service.typeName}/${method.name}`;
-    const logOk = HOT_METHODS.has(method.name) ? deps.log.debug : deps.log.info;
+    const okLevel = HOT_METHODS.has(method.name) ? "debug" : "info";
     wrapped[method.localName] = async (req, ctx) => {
       const started = performance.now();
       let callerId: string | undefined;
       const extra: LogFields = {};
       ctx.values.set(logFieldsKey, extra);
+      // Fields are built only for a line that is written: VerifyApiKey's are off in production.
+      const line = (code: string): LogFields => ({ rpc, protocol: ctx.protocolName, caller: callerId, code, ms: elapsed(started), ...extra });
       try {
         const caller = await deps.authenticate(ctx.requestHeader.get("authorization"));
         callerId = caller.id;
         ctx.values.set(callerKey, caller);
         const res = await inner(req, ctx);
-        logOk("rpc", { rpc, protocol: ctx.protocolName, caller: callerId, code: "ok", ms: elapsed(started), ...extra });
+        if (deps.log.enabled(okLevel)) deps.log[okLevel]("rpc", line("ok"));
         return res;
       } catch (err) {
         const error = toConnectError(err);
-        const fields = { rpc, protocol: ctx.protocolName, caller: callerId, code: Code[error.code], ms: elapsed(started), ...extra };
-        if (error.code === Code.Internal) deps.log.error("rpc failed", { ...fields, error: error.cause });
-        else logOk("rpc", fields);
+        if (error.code === Code.Internal) deps.log.error("rpc failed", { ...line(Code[error.code]), error: error.cause });
+        else if (deps.log.enabled(okLevel)) deps.log[okLevel]("rpc", line(Code[error.code]));
         throw error;
       }
     };

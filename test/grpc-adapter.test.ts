@@ -13,6 +13,7 @@ import {
   ConnectError,
   createClient,
   createContextKey,
+  createContextValues,
   decodeBinaryHeader,
   encodeBinaryHeader,
 } from "@connectrpc/connect";
@@ -151,6 +152,13 @@ async function runBuf(args: string[]): Promise<{ code: number; stdout: string; s
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** Binds `server` to a free port on 127.0.0.1. */
+function bind(server: grpc.Server): Promise<number> {
+  return new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
 }
 
 function waitFor(): { promise: Promise<void>; resolve: () => void } {
@@ -447,9 +455,7 @@ describe("gRPC listener limits", () => {
         return {};
       },
     });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-    );
+    const port = await bind(server);
     const client = createClient(ApiKeyService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
 
     const error = await client.verifyApiKey({}, { timeoutMs: 300 }).then(() => undefined, (e: unknown) => ConnectError.from(e));
@@ -501,9 +507,7 @@ describe("grpc-js adapter options", () => {
     };
     const server = new grpc.Server();
     addConnectService(server, ApiKeyService, createImpl(), { interceptors: [requireAuth] });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-    );
+    const port = await bind(server);
     const client = createClient(ApiKeyService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
 
     let header: Headers | undefined;
@@ -514,6 +518,63 @@ describe("grpc-js adapter options", () => {
     expect(ok.scopes).toHaveLength(2);
     expect(header?.get("x-intercepted")).toBe("yes");
     expect([refused?.code, refused?.rawMessage]).toEqual([Code.Unauthenticated, "missing credentials"]);
+  });
+  it("when the shutdown signal aborts, then running calls see it with its reason, and later calls at once", async () => {
+    const shutdown = new AbortController();
+    const started = waitFor();
+    const server = new grpc.Server();
+    addConnectService(
+      server,
+      ApiKeyService,
+      {
+        async verifyApiKey(_req, ctx) {
+          started.resolve();
+          if (!ctx.signal.aborted) await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+          throw ctx.signal.reason;
+        },
+      },
+      { shutdownSignal: shutdown.signal },
+    );
+    const port = await bind(server);
+    const client = createClient(ApiKeyService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+    const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+
+    const running = failure(client.verifyApiKey({}));
+    await started.promise;
+    shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+    const later = await failure(client.verifyApiKey({}));
+    server.forceShutdown();
+
+    for (const error of [await running, later]) expect([error?.code, error?.rawMessage]).toEqual([Code.Unavailable, "the server is shutting down"]);
+  });
+
+  it("when contextValues is given, then each call's values start from it; and a signal read after the call is aborted", async () => {
+    const tenant = createContextKey("none");
+    const contexts: HandlerContext[] = [];
+    const server = new grpc.Server();
+    addConnectService(
+      server,
+      ApiKeyService,
+      {
+        listScopes(_req, ctx) {
+          contexts.push(ctx);
+          return { scopes: [{ name: ctx.values.get(tenant), description: ctx.requestHeader.get("x-tenant") ?? "" }] };
+        },
+      },
+      { contextValues: (call) => createContextValues().set(tenant, `tenant-${String(call.metadata.get("x-tenant")[0])}`) },
+    );
+    const port = await bind(server);
+    const client = createClient(ApiKeyService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+
+    const answers = await Promise.all(["a", "b"].map((t) => client.listScopes({}, { headers: { "x-tenant": t } })));
+    server.forceShutdown();
+
+    expect(answers.map((a) => a.scopes[0])).toMatchObject([{ name: "tenant-a", description: "a" }, { name: "tenant-b", description: "b" }]);
+    // The signal was never read during the calls; made afterwards, it is already aborted.
+    expect(contexts.map((c) => [c.signal.aborted, ConnectError.from(c.signal.reason).rawMessage])).toEqual([
+      [true, "the call has ended"],
+      [true, "the call has ended"],
+    ]);
   });
 });
 
@@ -570,9 +631,7 @@ service StreamService {
     // The implementation is typed against a descriptor loaded at runtime, so its message types are
     // only known to be Message; the cast states what the .proto above declares.
     addConnectService(server, service, impl as unknown as Partial<ServiceImpl<DescService>>);
-    port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-    );
+    port = await bind(server);
   });
 
   afterAll(async () => {

@@ -71,13 +71,25 @@ describe("apikeys serve on the embedded Postgres", () => {
   it("on SIGTERM, an in-flight call still gets its answer", async () => {
     const server = await startServeProcess(env());
     const { stdout: token } = await exec("bin/apikeys", ["workspaces", "add", "--name", "Globex", "--owner", "oscar"], { env: { ...process.env, ...env() } });
-    // A request whose body is still arriving when SIGTERM lands is in flight by construction.
+    // A request whose body is still arriving when SIGTERM lands is in flight by construction. The
+    // server answers "100 Continue" once it has parsed the headers: from then on the call is its.
     const body = JSON.stringify({ name: "In flight", access: "ACCESS_LEVEL_FULL" });
     let inFlight: http.ClientRequest | undefined;
+    let headersRead!: () => void;
+    const started = new Promise<void>((resolve) => (headersRead = resolve));
     const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(`http://127.0.0.1:${server.httpPort}/apikeys.v1.ApiKeyService/CreateApiKey`, {
         method: "POST",
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${token.trim()}` },
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          authorization: `Bearer ${token.trim()}`,
+          expect: "100-continue",
+        },
+      });
+      req.on("continue", () => {
+        req.write(body.slice(0, 10));
+        headersRead();
       });
       req.on("response", (res) => {
         let text = "";
@@ -85,10 +97,10 @@ describe("apikeys serve on the embedded Postgres", () => {
         res.on("end", () => resolve({ status: res.statusCode!, body: text }));
       });
       req.on("error", reject);
-      req.write(body.slice(0, 10));
+      req.flushHeaders();
       inFlight = req;
     });
-    await new Promise((r) => setTimeout(r, 200)); // let the server read the headers
+    await started;
     const stopped = server.stop();
     await server.waitFor("shutting down: finishing in-flight calls");
     inFlight!.end(body.slice(10));

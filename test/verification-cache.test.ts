@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import { BusyError } from "../server/errors.js";
 import { createArgon2Pool } from "../server/verify/argon2-pool.js";
 import { createVerificationCache, type CachedKey } from "../server/verify/verification-cache.js";
+import { createHmac, randomBytes } from "node:crypto";
+import { createTokenHmac } from "../server/verify/token-hmac.js";
 
 const entry = (subject: string, expiresAt = Date.now() + 60_000): CachedKey => ({ subject, workspaceId: "ws", access: "full", scopes: [], legacy: false, expiresAt });
 
@@ -66,6 +68,23 @@ describe("verification cache", () => {
     // A miss that began while it was off must not fill it now.
     cache.set("ak_a", entry("a"), g);
     expect(cache.get("ak_a")).toBeUndefined();
+  });
+});
+
+describe("token HMAC (the cache key)", () => {
+  it("is HMAC-SHA256 as node:crypto computes it, for any input", () => {
+    const key = Buffer.from(randomBytes(64).map((b) => b & 0x7f));
+    const hmac = createTokenHmac(key);
+    const inputs = ["", "ak_2kX9", "x".repeat(200), "héllo ✓ 🔑", "lone \ud800 surrogate", "ak_" + "Z".repeat(61)];
+    for (const input of inputs) {
+      expect(hmac(input), JSON.stringify(input)).toBe(createHmac("sha256", key).update(input).digest("binary"));
+    }
+  });
+
+  it("differs between processes' keys, and refuses a key it cannot use as a string", () => {
+    expect(createTokenHmac()("ak_same")).not.toBe(createTokenHmac()("ak_same"));
+    expect(() => createTokenHmac(Buffer.alloc(64, 0x80))).toThrow(/below 0x80/);
+    expect(() => createTokenHmac(Buffer.alloc(32))).toThrow(/64 bytes/);
   });
 });
 

@@ -8,8 +8,8 @@
 // - while this replica may have missed an eviction (its listener is down), the cache is off;
 // - every entry expires (TTL, or earlier when the key's grace ends) and the least recently used
 //   entry goes first when the cache is full.
-import { createHmac, randomBytes } from "node:crypto";
 import type { Access } from "../api-key/api-key.table.js";
+import { createTokenHmac } from "./token-hmac.js";
 
 /** What a verified token stands for; enough to decide any scope check without I/O. */
 export interface CachedKey {
@@ -57,7 +57,7 @@ export interface VerificationCache<T extends { subject: string; expiresAt: numbe
 export function createVerificationCache<T extends { subject: string; expiresAt: number } = CachedKey>(
   options: VerificationCacheOptions,
 ): VerificationCache<T> {
-  const pepper = randomBytes(32);
+  const keyOf = createTokenHmac();
   // Map order is insertion order: re-inserting on a hit makes the first entry the least recent.
   const entries = new Map<string, T>();
   const bySubject = new Map<string, Set<string>>();
@@ -68,8 +68,6 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
   let enabled = true;
   let hits = 0;
   let misses = 0;
-
-  const keyOf = (token: string) => createHmac("sha256", pepper).update(token).digest("binary");
 
   function remove(key: string, value: T): void {
     entries.delete(key);
