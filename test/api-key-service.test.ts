@@ -241,6 +241,28 @@ describe("VerifyApiKey", () => {
     expect(await service().verifyApiKey({ key: wrongSecret })).toMatchObject({ status: VerificationStatus.NOT_FOUND, keyId: "" });
   });
 
+  it("remembers a wrong secret: the next try is refused from memory, no sooner than its check took; a rotation to it makes it valid", async () => {
+    const { mintToken } = await import("../contract/key-format.js");
+    const { apiKey } = await owner().createApiKey({ name: "Guessed", access: AccessLevel.FULL });
+    const wrong = mintToken("ak", apiKey!.id);
+    const cache = server.app.caches.keys;
+    expect((await service().verifyApiKey({ key: wrong })).status).toBe(VerificationStatus.NOT_FOUND);
+    const refusal = cache.get(wrong);
+    expect(refusal).toMatchObject({ refused: true });
+    const checkMs = refusal && "refused" in refusal ? refusal.checkMs : Number.NaN;
+    expect(checkMs).toBeGreaterThan(0);
+
+    const hits = cache.stats().hits;
+    const started = performance.now();
+    expect(await service().verifyApiKey({ key: wrong })).toMatchObject({ valid: false, status: VerificationStatus.NOT_FOUND, keyId: "" });
+    // Timers fire up to a millisecond early against performance.now().
+    expect(performance.now() - started).toBeGreaterThanOrEqual(checkMs - 1);
+    expect(cache.stats().hits).toBe(hits + 1);
+
+    await owner().rotateApiKey({ id: apiKey!.id, keyMaterial: wrong });
+    expect((await service().verifyApiKey({ key: wrong })).valid).toBe(true);
+  });
+
   it("upgrades a hash made with older argon2 parameters after a successful check", async () => {
     const { apiKey, secret } = await owner().createApiKey({ name: "Old hash", access: AccessLevel.FULL });
     const argon2 = (await import("argon2")).default;

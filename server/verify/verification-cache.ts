@@ -24,6 +24,19 @@ export interface CachedKey {
   readonly expiresAt: number;
 }
 
+/**
+ * A secret found wrong for an existing key. Repeating it is answered "not found" from memory, no
+ * sooner than the argon2 check that found it took: a flood of one wrong secret then costs neither
+ * argon2 nor a query, and learns nothing faster than checking would. Evicted with its key.
+ */
+export interface CachedRefusal {
+  readonly subject: string;
+  readonly refused: true;
+  /** How long the check that refused it took, in milliseconds. */
+  readonly checkMs: number;
+  readonly expiresAt: number;
+}
+
 export interface VerificationCacheOptions {
   readonly ttlMs: number;
   readonly maxEntries: number;
@@ -37,7 +50,7 @@ export interface VerificationCacheStats {
 }
 
 /** The cache; `T` is what a hit returns (a key, or a caller for principal tokens). */
-export interface VerificationCache<T extends { subject: string; expiresAt: number } = CachedKey> {
+export interface VerificationCache<T extends { subject: string; expiresAt: number } = CachedKey | CachedRefusal> {
   /** The cached result for `token`, or undefined (a miss, an expired entry, or the cache is off). */
   get(token: string): T | undefined;
   /** A marker taken before a miss reads the database; `set` ignores results older than an eviction. */
@@ -54,7 +67,7 @@ export interface VerificationCache<T extends { subject: string; expiresAt: numbe
 }
 
 /** Creates an empty cache. */
-export function createVerificationCache<T extends { subject: string; expiresAt: number } = CachedKey>(
+export function createVerificationCache<T extends { subject: string; expiresAt: number } = CachedKey | CachedRefusal>(
   options: VerificationCacheOptions,
 ): VerificationCache<T> {
   const keyOf = createTokenHmac();

@@ -1,7 +1,8 @@
 // The verification path: parse and checksum with no I/O; the cache, which decides a repeated
 // verification with no I/O either; on a miss, the row by its public id and one argon2 check in the
 // bounded pool, whose result fills the cache unless the key changed meanwhile. Then the scopes.
-// Problems with the key are a status, not an error.
+// A secret found wrong for an existing key is cached too (a CachedRefusal). Problems with the key
+// are a status, not an error.
 import { parseToken } from "../../contract/key-format.js";
 import { findApiKeyById } from "../api-key/api-key.repository.js";
 import type { Access, ApiKeyRow } from "../api-key/api-key.table.js";
@@ -17,7 +18,7 @@ import { missingScopes } from "../scope/scope-rules.js";
 import type { Argon2Pool } from "./argon2-pool.js";
 import type { LastUsedRecorder } from "./last-used.js";
 import { createSingleFlight } from "./single-flight.js";
-import type { CachedKey, VerificationCache } from "./verification-cache.js";
+import type { CachedKey, CachedRefusal, VerificationCache } from "./verification-cache.js";
 
 export type VerifyStatus = "valid" | "malformed" | "not_found" | "revoked" | "expired" | "insufficient_scope";
 
@@ -60,6 +61,10 @@ interface VerifierDeps {
 }
 
 const NOT_FOUND: Verification = Object.freeze({ status: "not_found" });
+const REFUSED_FROM_CACHE: Verification = Object.freeze({ status: "not_found", cached: true });
+// Remembered wrong secrets waiting to be answered at once, at most; past that they are answered
+// at once, so that a flood cannot pile up timers.
+const MAX_HELD_REFUSALS = 10_000;
 const MALFORMED: Verification = Object.freeze({ status: "malformed" });
 
 /** Builds the verifier. */
@@ -115,10 +120,23 @@ export function createVerifier(deps: VerifierDeps): Verifier {
   }
 
   const shared = createSingleFlight<CachedKey | Verification>();
+  let heldRefusals = 0;
+
+  /** "Not found" for a remembered wrong secret, no sooner than the check that found it took. */
+  function refuse(refusal: CachedRefusal): Verification | Promise<Verification> {
+    if (heldRefusals >= MAX_HELD_REFUSALS) return REFUSED_FROM_CACHE;
+    heldRefusals++;
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        heldRefusals--;
+        resolve(REFUSED_FROM_CACHE);
+      }, refusal.checkMs),
+    );
+  }
 
   return async (request) => {
     const hit = cache.get(request.token);
-    if (hit) return answer(hit, request, true);
+    if (hit) return "refused" in hit ? refuse(hit) : answer(hit, request, true);
     // Concurrent misses for one token (and one visible workspace) share one check, but only while
     // nothing was evicted since it began: a call made after a delete returned never joins a check
     // that read the key before it.
@@ -145,8 +163,20 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const row = await findApiKeyById(db, parsed.id);
     // Another workspace's key is answered exactly like a missing one, before any argon2 work.
     if (!row || (visibleWorkspace && row.workspace_id !== visibleWorkspace)) return NOT_FOUND;
-    const match = await pool.run(row.id, () => matchSecret(row, token));
-    if (match === "none") return NOT_FOUND;
+    let checkMs = 0;
+    const match = await pool.run(row.id, async () => {
+      const started = performance.now();
+      try {
+        return await matchSecret(row, token);
+      } finally {
+        checkMs = performance.now() - started;
+      }
+    });
+    if (match === "none") {
+      const refusal: CachedRefusal = { subject: keySubject(row.id), refused: true, checkMs, expiresAt: Date.now() + deps.cacheTtlMs };
+      cache.set(token, refusal, generation);
+      return NOT_FOUND;
+    }
     const now = Date.now();
     if (row.deleted_at && row.deleted_at.getTime() <= now) return { status: "revoked" };
     if (match === "expired") return { status: "expired" };
