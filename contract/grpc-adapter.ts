@@ -3,7 +3,7 @@
 // and messages, the same error details. protobuf-es has no grpc-js generator; this is that piece.
 // It lives in the contract because the Terraform provider serves its protocol through it too, so
 // it must never import from server/.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService, Message, MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createServiceImplSpec } from "@connectrpc/connect";
 import type {
@@ -17,6 +17,7 @@ import * as grpc from "@grpc/grpc-js";
 import { GrpcCallContext } from "./grpc-call-context.js";
 import { toMetadata } from "./grpc-metadata.js";
 import { toStatus } from "./grpc-status.js";
+import { messageCodec } from "./protobuf-flat-codec.js";
 import "./protobuf-text-encoding.js";
 
 /** What every grpc-js server call offers (grpc-js does not export this type). */
@@ -82,9 +83,11 @@ export function addConnectService<S extends DescService>(
   server.addService(definition, implementation);
 }
 
-/** The grpc-js method definition: path `/package.Service/Method` and protobuf-es serializers. */
+/** The grpc-js method definition: path `/package.Service/Method` and the messages' codecs. */
 export function createMethodDefinition(method: DescMethod): grpc.MethodDefinition<DecodedRequest, Message> {
   const kind = method.methodKind;
+  const input = messageCodec(method.input);
+  const output = messageCodec(method.output);
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     originalName: method.localName,
@@ -92,19 +95,19 @@ export function createMethodDefinition(method: DescMethod): grpc.MethodDefinitio
     responseStream: kind === "server_streaming" || kind === "bidi_streaming",
     requestSerialize: (request) => {
       if ("error" in request) throw request.error;
-      return asBuffer(toBinary(method.input, request.message));
+      return input.encode(request.message);
     },
     requestDeserialize: (bytes) => {
       try {
-        return { message: fromBinary(method.input, asUint8Array(bytes)) };
+        return { message: input.decode(asUint8Array(bytes)) };
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         const message = `cannot decode message ${method.input.typeName} from binary: ${reason}`;
         return { error: new ConnectError(message, Code.InvalidArgument) };
       }
     },
-    responseSerialize: (message) => asBuffer(toBinary(method.output, message)),
-    responseDeserialize: (bytes) => fromBinary(method.output, asUint8Array(bytes)),
+    responseSerialize: (message) => output.encode(message),
+    responseDeserialize: (bytes) => output.decode(asUint8Array(bytes)),
   };
 }
 
@@ -329,7 +332,6 @@ async function* mapIterable<T, U>(source: AsyncIterable<T>, fn: (value: T) => U)
   for await (const value of source) yield fn(value);
 }
 
-const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 // protobuf-es keeps subarrays of its input for bytes fields: hand it a plain Uint8Array, as
 // connect-node does, so that implementations see the same types on both listeners.
 const asUint8Array = (bytes: Buffer) => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
