@@ -119,6 +119,10 @@ type ReadableCall = grpc.ServerReadableStream<DecodedRequest, Message> | grpc.Se
 function createHandler(spec: MethodImplSpec, options: GrpcAdapterOptions): grpc.UntypedHandleCall {
   switch (spec.kind) {
     case "unary":
+      if (!options.interceptors?.length) {
+        return (call: grpc.ServerUnaryCall<DecodedRequest, Message>, callback: grpc.sendUnaryData<Message>) =>
+          answerUnary(spec, call, callback, options);
+      }
       return (call: grpc.ServerUnaryCall<DecodedRequest, Message>, callback: grpc.sendUnaryData<Message>) =>
         void answerOnce(spec, call, callback, options, singleRequest);
     case "client_streaming":
@@ -133,7 +137,29 @@ function createHandler(spec: MethodImplSpec, options: GrpcAdapterOptions): grpc.
   }
 }
 
-// Unary and client-streaming calls: one response message, sent through grpc-js's callback.
+// Unary calls without interceptors, the path every verification takes: the implementation is
+// called directly, with no async frame of the adapter's own around it.
+function answerUnary(
+  spec: Spec<"unary">,
+  call: grpc.ServerUnaryCall<DecodedRequest, Message>,
+  callback: grpc.sendUnaryData<Message>,
+  options: GrpcAdapterOptions,
+): void {
+  const ctx = new GrpcCallContext(spec.method, call, options.shutdownSignal, options.contextValues?.(call));
+  let answer: ReturnType<typeof spec.impl>;
+  try {
+    answer = spec.impl(singleRequest(call), ctx);
+  } catch (err) {
+    return fail(call, callback, options, ctx, err);
+  }
+  if (!(answer instanceof Promise)) return succeed(call, callback, options, ctx, answer);
+  answer.then(
+    (init) => succeed(call, callback, options, ctx, init),
+    (err: unknown) => fail(call, callback, options, ctx, err),
+  );
+}
+
+// Unary calls behind interceptors, and client-streaming calls: one response message.
 async function answerOnce<C extends ServerSurfaceCall>(
   spec: Spec<"unary"> | Spec<"client_streaming">,
   call: C,
@@ -142,19 +168,44 @@ async function answerOnce<C extends ServerSurfaceCall>(
   input: (call: C) => Message | AsyncIterable<Message>,
 ): Promise<void> {
   const ctx = new GrpcCallContext(spec.method, call, options.shutdownSignal, options.contextValues?.(call));
+  let message: Message;
+  let res: Answer;
   try {
-    const res = await invoke(spec, ctx, input(call), options.interceptors);
+    res = await invoke(spec, ctx, input(call), options.interceptors);
     // Connect models a client stream's answer as a stream of one message.
-    const message = res.stream ? await first(res.message) : res.message;
-    sendHeader(call, res.header ?? ctx.responseHeaderIfUsed, spec.method, options);
-    const trailer = res.trailer ?? ctx.responseTrailerIfUsed;
-    callback(null, message, trailer && toMetadata(trailer, spec.method, options));
+    message = res.stream ? await first(res.message) : res.message;
   } catch (err) {
-    sendHeader(call, ctx.responseHeaderIfUsed, spec.method, options);
-    callback(toStatus(err, ctx, spec.method, options));
-  } finally {
-    ctx.end();
+    return fail(call, callback, options, ctx, err);
   }
+  succeed(call, callback, options, ctx, message, res.header, res.trailer);
+}
+
+/** Sends a unary answer through grpc-js's callback, with what headers and trailers were set. */
+function succeed(
+  call: ServerSurfaceCall,
+  callback: grpc.sendUnaryData<Message>,
+  options: GrpcAdapterOptions,
+  ctx: GrpcCallContext,
+  init: MessageInitShape<DescMessage>,
+  header = ctx.responseHeaderIfUsed,
+  trailer = ctx.responseTrailerIfUsed,
+): void {
+  let message: Message;
+  try {
+    message = create(ctx.method.output, init);
+  } catch (err) {
+    return fail(call, callback, options, ctx, err);
+  }
+  sendHeader(call, header, ctx.method, options);
+  callback(null, message, trailer && toMetadata(trailer, ctx.method, options));
+  ctx.end();
+}
+
+/** Ends a unary call with the status `err` maps to. */
+function fail(call: ServerSurfaceCall, callback: grpc.sendUnaryData<Message>, options: GrpcAdapterOptions, ctx: GrpcCallContext, err: unknown): void {
+  sendHeader(call, ctx.responseHeaderIfUsed, ctx.method, options);
+  callback(toStatus(err, ctx, ctx.method, options));
+  ctx.end();
 }
 
 // Server-streaming and bidi calls: messages are written as the implementation yields them.

@@ -29,22 +29,23 @@ export function withRpcBoundary<S extends DescService>(
     const okLevel = HOT_METHODS.has(method.name) ? "debug" : "info";
     wrapped[method.localName] = async (req, ctx) => {
       const started = performance.now();
+      // The fields a method adds exist only when its line will be written: VerifyApiKey's lines
+      // are debug, off in production, and this is its every call.
+      const extra: LogFields | undefined = deps.log.enabled(okLevel) ? {} : undefined;
+      if (extra) ctx.values.set(logFieldsKey, extra);
       let callerId: string | undefined;
-      const extra: LogFields = {};
-      ctx.values.set(logFieldsKey, extra);
-      // Fields are built only for a line that is written: VerifyApiKey's are off in production.
-      const line = (code: string): LogFields => ({ rpc, protocol: ctx.protocolName, caller: callerId, code, ms: elapsed(started), ...extra });
       try {
         const caller = await deps.authenticate(ctx.requestHeader.get("authorization"));
         callerId = caller.id;
         ctx.values.set(callerKey, caller);
         const res = await inner(req, ctx);
-        if (deps.log.enabled(okLevel)) deps.log[okLevel]("rpc", line("ok"));
+        if (extra) deps.log[okLevel]("rpc", logLine(rpc, ctx, callerId, "ok", started, extra));
         return res;
       } catch (err) {
         const error = toConnectError(err);
-        if (error.code === Code.Internal) deps.log.error("rpc failed", { ...line(Code[error.code]), error: error.cause });
-        else if (deps.log.enabled(okLevel)) deps.log[okLevel]("rpc", line(Code[error.code]));
+        const line = () => logLine(rpc, ctx, callerId, Code[error.code], started, extra);
+        if (error.code === Code.Internal) deps.log.error("rpc failed", { ...line(), error: error.cause });
+        else if (extra) deps.log[okLevel]("rpc", line());
         throw error;
       }
     };
@@ -52,4 +53,6 @@ export function withRpcBoundary<S extends DescService>(
   return wrapped as unknown as ServiceImpl<S>;
 }
 
-const elapsed = (since: number) => Math.round((performance.now() - since) * 10) / 10;
+function logLine(rpc: string, ctx: HandlerContext, caller: string | undefined, code: string, started: number, extra: LogFields | undefined): LogFields {
+  return { rpc, protocol: ctx.protocolName, caller, code, ms: Math.round((performance.now() - started) * 10) / 10, ...extra };
+}

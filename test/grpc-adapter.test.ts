@@ -519,6 +519,25 @@ describe("grpc-js adapter options", () => {
     expect(header?.get("x-intercepted")).toBe("yes");
     expect([refused?.code, refused?.rawMessage]).toEqual([Code.Unauthenticated, "missing credentials"]);
   });
+  it("when a unary implementation answers or throws without a promise, then the client gets that answer or status", async () => {
+    const server = new grpc.Server();
+    addConnectService(server, ApiKeyService, {
+      listScopes: () => ({ scopes: [SCOPES[0]!] }),
+      verifyApiKey: () => {
+        throw new ConnectError("not now", Code.FailedPrecondition);
+      },
+    });
+    const port = await bind(server);
+    const client = createClient(ApiKeyService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+
+    const scopes = await client.listScopes({});
+    const error = await client.verifyApiKey({}).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    server.forceShutdown();
+
+    expect(scopes.scopes.map((s) => s.name)).toEqual(["orders:read"]);
+    expect([error?.code, error?.rawMessage]).toEqual([Code.FailedPrecondition, "not now"]);
+  });
+
   it("when the shutdown signal aborts, then running calls see it with its reason, and later calls at once", async () => {
     const shutdown = new AbortController();
     const started = waitFor();

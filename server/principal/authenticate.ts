@@ -16,7 +16,8 @@ import type { VerificationCache } from "../verify/verification-cache.js";
 import type { Caller } from "./caller.js";
 import { findActiveToken } from "./principal.repository.js";
 
-export type Authenticate = (authorization: string | null) => Promise<Caller>;
+/** A cached token's caller comes back at once; otherwise a promise. Refusals throw UnauthenticatedError. */
+export type Authenticate = (authorization: string | null) => Caller | Promise<Caller>;
 
 /** A caller as the cache keeps it. */
 export type CachedCaller = Caller & { readonly subject: string; readonly expiresAt: number };
@@ -59,7 +60,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
     return caller;
   }
 
-  return async (authorization) => {
+  return (authorization) => {
     if (!authorization) {
       throw new UnauthenticatedError('missing credentials: send "authorization: Bearer <token>"');
     }
