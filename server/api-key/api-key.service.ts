@@ -1,5 +1,5 @@
 // ApiKeyService: the same implementation serves the Connect (HTTP) and grpc-js (gRPC) listeners.
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { durationMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import type { ApiKeyService } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
@@ -16,7 +16,7 @@ import { callerOf, requireKeyManager, requireVerifier, type Caller } from "../pr
 import { logFieldsKey } from "../rpc-boundary.js";
 import { recordChange } from "../replica/change.repository.js";
 import { listScopes } from "../scope/scope.repository.js";
-import type { Verifier, VerifyStatus } from "../verify/verifier.js";
+import type { Verification, Verifier, VerifyStatus } from "../verify/verifier.js";
 import { accessToProto, apiKeyRowToProto, etagOf } from "./api-key.mapper.js";
 import { findApiKeyById, findApiKeyForUpdate, insertApiKey, listApiKeys, updateApiKey } from "./api-key.repository.js";
 import type { ApiKeyRow } from "./api-key.table.js";
@@ -247,21 +247,11 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       return { scopes: (await listScopes(db)).map((s) => ({ name: s.name, description: s.description, createTime: timestampFromDate(s.created_at) })) };
     },
 
-    async verifyApiKey(req, ctx) {
+    verifyApiKey(req, ctx) {
       const { workspaceId } = requireVerifier(callerOf(ctx));
-      const result = await deps.verify({ token: req.key, requiredScopes: req.requiredScopes, visibleWorkspace: workspaceId });
-      const fields = ctx.values.get(logFieldsKey);
-      if (fields) fields.cache = result.cached ? "hit" : "miss";
-      return {
-        valid: result.status === "valid",
-        status: STATUS[result.status],
-        keyId: result.key?.id ?? "",
-        workspaceId: result.key?.workspaceId ?? "",
-        access: result.key ? accessToProto(result.key.access) : undefined,
-        scopes: [...(result.key?.scopes ?? [])],
-        missingScopes: [...(result.missingScopes ?? [])],
-        legacy: result.key?.legacy ?? false,
-      };
+      const result = deps.verify({ token: req.key, requiredScopes: req.requiredScopes, visibleWorkspace: workspaceId });
+      // A cached verification is answered without a promise (see createVerifier).
+      return result instanceof Promise ? result.then((r) => verificationToProto(r, ctx)) : verificationToProto(result, ctx);
     },
 
     async listAuditEvents(req, ctx) {
@@ -277,5 +267,21 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
         nextPageToken: rows.length > limit && last ? encodePageToken({ id: String(last.id) }) : "",
       };
     },
+  };
+}
+
+/** The answer to VerifyApiKey; notes on the call's log line whether the cache decided. */
+function verificationToProto(result: Verification, ctx: HandlerContext) {
+  const fields = ctx.values.get(logFieldsKey);
+  if (fields) fields.cache = result.cached ? "hit" : "miss";
+  return {
+    valid: result.status === "valid",
+    status: STATUS[result.status],
+    keyId: result.key?.id ?? "",
+    workspaceId: result.key?.workspaceId ?? "",
+    access: result.key ? accessToProto(result.key.access) : undefined,
+    scopes: [...(result.key?.scopes ?? [])],
+    missingScopes: [...(result.missingScopes ?? [])],
+    legacy: result.key?.legacy ?? false,
   };
 }

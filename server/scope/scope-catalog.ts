@@ -4,9 +4,15 @@
 import type { Db } from "../db/database.js";
 import { listScopes } from "./scope.repository.js";
 
+export interface CatalogSnapshot {
+  /** The catalog's names, sorted. */
+  readonly names: readonly string[];
+  readonly set: ReadonlySet<string>;
+}
+
 export interface ScopeCatalog {
-  /** The catalog's names, sorted, and the same as a set. */
-  current(): Promise<{ readonly names: readonly string[]; readonly set: ReadonlySet<string> }>;
+  /** The catalog now: at once when it is in memory, else once it has been read. */
+  current(): CatalogSnapshot | Promise<CatalogSnapshot>;
   /** Forgets the catalog: it changed. */
   invalidate(): void;
   /** Off: every use reads the database. On again: starts afresh. */
@@ -15,8 +21,10 @@ export interface ScopeCatalog {
 
 /** Creates the catalog for `db`. */
 export function createScopeCatalog(db: Db): ScopeCatalog {
-  type Snapshot = { names: readonly string[]; set: ReadonlySet<string> };
+  type Snapshot = CatalogSnapshot;
   let cached: Promise<Snapshot> | undefined;
+  // The same catalog once `cached` has resolved (and no change overtook it).
+  let loaded: Snapshot | undefined;
   let enabled = true;
   let version = 0;
   const load = async (): Promise<Snapshot> => {
@@ -26,13 +34,15 @@ export function createScopeCatalog(db: Db): ScopeCatalog {
   return {
     current() {
       if (!enabled) return load();
+      if (loaded) return loaded;
       if (!cached) {
         const loadedFor = version;
         cached = load();
         // A failed read, or one that a change overtook, is not kept.
         cached.then(
-          () => {
+          (snapshot) => {
             if (loadedFor !== version) cached = undefined;
+            else loaded = snapshot;
           },
           () => {
             cached = undefined;
@@ -43,12 +53,12 @@ export function createScopeCatalog(db: Db): ScopeCatalog {
     },
     invalidate() {
       version++;
-      cached = undefined;
+      cached = loaded = undefined;
     },
     setEnabled(on) {
       enabled = on;
       version++;
-      cached = undefined;
+      cached = loaded = undefined;
     },
   };
 }

@@ -13,7 +13,7 @@ import { legacyHint, legacySecretProblem } from "../legacy/legacy-hint.js";
 import type { LegacyHintCache } from "../legacy/legacy-hint-cache.js";
 import { findLegacyKeysByHint } from "../legacy/legacy-key.repository.js";
 import { keySubject, legacySubject } from "../replica/change.repository.js";
-import type { ScopeCatalog } from "../scope/scope-catalog.js";
+import type { CatalogSnapshot, ScopeCatalog } from "../scope/scope-catalog.js";
 import { missingScopes } from "../scope/scope-rules.js";
 import type { Argon2Pool } from "./argon2-pool.js";
 import type { LastUsedRecorder } from "./last-used.js";
@@ -44,7 +44,8 @@ export interface VerifyRequest {
   readonly visibleWorkspace: string | null;
 }
 
-export type Verifier = (request: VerifyRequest) => Promise<Verification>;
+/** A verification the cache decides comes back at once; otherwise a promise. */
+export type Verifier = (request: VerifyRequest) => Verification | Promise<Verification>;
 
 interface VerifierDeps {
   readonly db: Db;
@@ -71,9 +72,14 @@ const MALFORMED: Verification = Object.freeze({ status: "malformed" });
 export function createVerifier(deps: VerifierDeps): Verifier {
   const { db, hasher, cache, pool } = deps;
 
-  async function decide(key: CachedKey, required: readonly string[], cached: boolean): Promise<Verification> {
+  function decide(key: CachedKey, required: readonly string[], cached: boolean): Verification | Promise<Verification> {
     // The catalog matters only for FULL keys: they pass exactly what exists now.
-    const catalog = key.access === "full" ? await deps.catalog.current() : undefined;
+    if (key.access !== "full") return decideWith(key, undefined, required, cached);
+    const catalog = deps.catalog.current();
+    return catalog instanceof Promise ? catalog.then((c) => decideWith(key, c, required, cached)) : decideWith(key, catalog, required, cached);
+  }
+
+  function decideWith(key: CachedKey, catalog: CatalogSnapshot | undefined, required: readonly string[], cached: boolean): Verification {
     const missing = missingScopes(key.access, key.scopes, catalog?.set ?? EMPTY_SET, required);
     const id = key.legacy ? key.subject.slice(LEGACY_PREFIX.length) : key.subject;
     deps.lastUsed.record(key.legacy ? "legacy_keys" : "api_keys", id);
@@ -134,15 +140,15 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     );
   }
 
-  return async (request) => {
+  return (request) => {
     const hit = cache.get(request.token);
     if (hit) return "refused" in hit ? refuse(hit) : answer(hit, request, true);
     // Concurrent misses for one token (and one visible workspace) share one check, but only while
     // nothing was evicted since it began: a call made after a delete returned never joins a check
     // that read the key before it.
     const { token, visibleWorkspace } = request;
-    const found = await shared(`${cache.generation()}\u0000${visibleWorkspace ?? ""}\u0000${token}`, () => check(token, visibleWorkspace));
-    return "status" in found ? found : answer(found, request, false);
+    const found = shared(`${cache.generation()}\u0000${visibleWorkspace ?? ""}\u0000${token}`, () => check(token, visibleWorkspace));
+    return found.then((f) => ("status" in f ? f : answer(f, request, false)));
   };
 
   function answer(key: CachedKey, request: VerifyRequest, cached: boolean): Promise<Verification> | Verification {
