@@ -3,13 +3,13 @@
 // a real server. The secrets the command store wrote must verify over gRPC with exactly the
 // declared scopes, and appear nowhere in the synthesized JSON, the plan file or the state.
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, readdir, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { parseToken } from "../contract/key-format.js";
+import { removeTempDirs, tempDir } from "./support/temp-dir.js";
 import { buildProvider, terraformDir, type TerraformDir } from "./support/terraform.js";
 import { readZipEntries } from "./support/zip.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
@@ -23,7 +23,8 @@ let tf: TerraformDir;
 
 beforeAll(async () => {
   let cliConfig: string;
-  [server, cliConfig, work] = await Promise.all([startTestServer(), buildProvider(), mkdtemp(path.join(tmpdir(), "apikeys-cdktf-"))]);
+  work = tempDir("apikeys-cdktf-");
+  [server, cliConfig] = await Promise.all([startTestServer(), buildProvider()]);
   await run(path.resolve("node_modules/.bin/tsx"), ["main.ts"], {
     cwd: "cdktf-examples/command-store",
     env: {
@@ -37,6 +38,7 @@ beforeAll(async () => {
   tf = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner }, path.join(work, "cdktf.out", "stacks", "command-store"));
 });
 afterAll(() => server?.stop());
+afterAll(removeTempDirs);
 
 const verify = (key: string, requiredScopes: string[]) => server.apiKeys(server.principals.service, "grpc").verifyApiKey({ key, requiredScopes });
 const secret = (file: string) => readFile(path.join(work, "secrets", file), "utf8");

@@ -3,13 +3,12 @@
 // bad props fail at synth time with a message saying what to fix, and that every example app
 // synthesizes (and the offline one is valid Terraform for the provider built from this checkout).
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, readdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { App, TerraformStack, TerraformVariable, Testing, Token, ref } from "cdktf";
 import type { Construct } from "constructs";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   Access,
   ApiKey,
@@ -28,6 +27,7 @@ import {
   type SecretStoreKey,
   terraformLiteral,
 } from "../provider/cdktf/index.js";
+import { removeTempDirs, tempDir } from "./support/temp-dir.js";
 
 const run = promisify(execFile);
 
@@ -38,8 +38,20 @@ type Tf = any;
 const TOKEN_LITERAL = /ak_[0-9A-Za-z]{50}/;
 const EPHEMERAL_REFERENCE = /\$\{[^}]*ephemeral\.apikeys_key_material\./;
 
+afterAll(removeTempDirs);
+
+/** Testing.app(), with its output folder (cdktf makes one in /tmp for every test app) made by tempDir(). */
+const testApp = () => Testing.app({ outdir: tempDir("apikeys-cdktf-outdir-") });
+
+/** As Testing.synthScope(build), on a testApp(). */
+function synthScope(build: (scope: Construct) => void): string {
+  const stack = new TerraformStack(testApp(), "stack");
+  build(stack);
+  return Testing.synth(stack);
+}
+
 function synth(build: (scope: Construct) => void): Tf {
-  return JSON.parse(Testing.synthScope(build));
+  return JSON.parse(synthScope(build));
 }
 
 /** The one block of `type` under `resource` (or `data`, `ephemeral`), with its logical id. */
@@ -425,7 +437,7 @@ describe("CommandStore", () => {
   });
 
   it("when the default command of the examples runs with a real shell, then it writes the piped secret with mode 600", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "apikeys-command-store-"));
+    const dir = tempDir("apikeys-command-store-");
     const { exec } = synthCommand(new CommandStore({ command: 'umask 077; mkdir -p "$SECRETS_DIR"; cat > "$SECRETS_DIR/k.key"', environment: { SECRETS_DIR: dir } }));
     const secret = fakeToken(KEY_ID);
     const result = await runCommand(exec, { SECRETS_DIR: dir, APIKEYS_SECRET: secret, APIKEYS_KEY_ID: KEY_ID });
@@ -440,7 +452,7 @@ describe("CommandStore", () => {
     ["environment", 'printf \'%s\' "$APIKEYS_SECRET" > "$OUT"'],
   ])("guard, with the secret via %s, run by /bin/sh", (via, command) => {
     const setup = async () => {
-      const dir = await mkdtemp(path.join(tmpdir(), "apikeys-command-guard-"));
+      const dir = tempDir("apikeys-command-guard-");
       const out = path.join(dir, "stored");
       const { exec } = synthCommand(new CommandStore({ command, via }));
       expect(exec.interpreter).toEqual(["/bin/sh", "-c"]);
@@ -473,7 +485,7 @@ describe("CommandStore", () => {
 
 describe("validation", () => {
   const build = (props: Partial<ApiKeyProps>) => () =>
-    Testing.synthScope((scope) => new ApiKey(scope, "Key", { ...baseProps, ...props } as ApiKeyProps));
+    synthScope((scope) => new ApiKey(scope, "Key", { ...baseProps, ...props } as ApiKeyProps));
   const scopeMessage = (scope: string) =>
     `ApiKey "Key": scope ${JSON.stringify(scope)} is not a valid scope name: use lowercase segments separated by ":", each starting with a letter and holding only a-z, 0-9, "_", "." or "-" (at most 63 characters), such as "orders:read".`;
   const versionMessage = (got: unknown) => `ApiKey "Key": rotationVersion must be a positive integer (1, 2, 3, ...; bump it to rotate the key); got ${got}.`;
@@ -614,7 +626,7 @@ describe("validation", () => {
     ],
     [
       "a provider token written as a literal",
-      () => Testing.synthScope((scope) => new ApikeysProvider(scope, "apikeys", { token: "owner-token" })),
+      () => synthScope((scope) => new ApikeysProvider(scope, "apikeys", { token: "owner-token" })),
       `ApikeysProvider "apikeys": token must be a reference (for example a sensitive TerraformVariable's value), not a literal string, which would be written into the synthesized JSON; or leave it out and set APIKEYS_TOKEN.`,
     ],
   ])("when given %s, then it fails saying what to fix", (_, build, message) => {
@@ -630,7 +642,7 @@ describe("validation", () => {
   });
 
   it("when the app asks for HCL output, then synth fails instead of dropping the ephemeral block", () => {
-    const stack = new TerraformStack(Testing.app(), "stack");
+    const stack = new TerraformStack(testApp(), "stack");
     new ApiKey(stack, "Key", baseProps);
     expect(() => Testing.synthHcl(stack)).toThrow(/^KeyMaterial "KeyMaterial": cdktf's HCL output cannot render this element .* by removing "hclOutput" from cdktf.json\.$/);
   });
@@ -641,7 +653,7 @@ describe("example apps", () => {
 
   /** Runs an example's main.ts as `npx tsx main.ts` would, into a temporary output folder. */
   async function synthExample(name: string, env: Record<string, string> = {}) {
-    const tmp = await mkdtemp(path.join(tmpdir(), `apikeys-cdktf-${name}-`));
+    const tmp = tempDir(`apikeys-cdktf-${name}-`);
     const outdir = path.join(tmp, "out");
     const secretsDir = path.join(tmp, "secrets");
     const statePath = path.join(tmp, "terraform.tfstate");
@@ -713,7 +725,7 @@ describe("example apps", () => {
 
   it("when command-store is synthesized, then terraform validates it against the provider built from this checkout", async () => {
     const { stackDir } = await synthExample("command-store");
-    const build = await mkdtemp(path.join(tmpdir(), "apikeys-provider-"));
+    const build = tempDir("apikeys-provider-");
     await run(path.resolve("node_modules/.bin/tsx"), ["provider/build.ts", build]);
     const env = { ...process.env, TF_CLI_CONFIG_FILE: path.join(build, "terraformrc"), CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" };
     await run("terraform", ["init", "-input=false", "-no-color"], { cwd: stackDir, env });
@@ -724,7 +736,7 @@ describe("example apps", () => {
 
 describe("App", () => {
   it("when an app synthesizes with the default settings, then its stack JSON carries the ephemeral block", async () => {
-    const outdir = await mkdtemp(path.join(tmpdir(), "apikeys-cdktf-app-"));
+    const outdir = tempDir("apikeys-cdktf-app-");
     const app = new App({ outdir });
     const stack = new TerraformStack(app, "keys");
     new ApikeysProvider(stack, "apikeys");

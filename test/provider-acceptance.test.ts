@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { removeTempDirs } from "./support/temp-dir.js";
 import { buildProvider, terraformDir, type TerraformDir } from "./support/terraform.js";
 import { readZipEntries } from "./support/zip.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
@@ -18,6 +19,7 @@ beforeAll(async () => {
   tf = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
 });
 afterAll(() => server?.stop());
+afterAll(removeTempDirs);
 
 const TOKEN = /ak_[0-9A-Za-z]{50}/;
 const owner = () => server.apiKeys(server.principals.owner);

@@ -1,11 +1,12 @@
 // The real `terraform` binary against a provider built from this checkout: each test file builds
 // the provider into its own temporary folder (a filesystem mirror) and runs terraform there.
-// Commands run asynchronously: the server under test may live in this very process.
+// Commands run asynchronously: the server under test may live in this very process. The folders
+// are made with tempDir(): a test file using these helpers removes them with afterAll(removeTempDirs).
 import { execFile } from "node:child_process";
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import { tempDir } from "./temp-dir.js";
 
 const run = promisify(execFile);
 
@@ -17,7 +18,7 @@ export interface TerraformResult {
 
 /** Builds the provider (`npm run build:provider -- DIR`); returns the CLI configuration file. */
 export async function buildProvider(): Promise<string> {
-  const out = await mkdtemp(path.join(tmpdir(), "apikeys-provider-"));
+  const out = tempDir("apikeys-provider-");
   await run("node_modules/.bin/tsx", ["provider/build.ts", out]);
   return path.join(out, "terraformrc");
 }
@@ -34,7 +35,7 @@ export interface TerraformDir {
 
 /** A working directory for terraform (a fresh one unless given), offline, pointed at the built provider. */
 export async function terraformDir(cliConfig: string, env: Record<string, string>, existing?: string): Promise<TerraformDir> {
-  const dir = existing ?? (await mkdtemp(path.join(tmpdir(), "apikeys-tf-")));
+  const dir = existing ?? tempDir("apikeys-tf-");
   const fullEnv = {
     ...process.env,
     TF_CLI_CONFIG_FILE: cliConfig,
