@@ -63,8 +63,8 @@ interface VerifierDeps {
 
 const NOT_FOUND: Verification = Object.freeze({ status: "not_found" });
 const REFUSED_FROM_CACHE: Verification = Object.freeze({ status: "not_found", cached: true });
-// Remembered wrong secrets waiting to be answered at once, at most; past that they are answered
-// at once, so that a flood cannot pile up timers.
+// At most this many remembered wrong secrets wait for their answer at a time; past that they are
+// answered at once, so that a flood cannot pile up timers.
 const MAX_HELD_REFUSALS = 10_000;
 const MALFORMED: Verification = Object.freeze({ status: "malformed" });
 
