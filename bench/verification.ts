@@ -35,7 +35,7 @@ import { cli, cpuSeconds, databaseUrl, ROOT, rssBytes, sleep, startServer, type 
 const SECONDS = positive("BENCH_SECONDS", 8);
 // The ceiling and cached verification are measured in alternating rounds, so that each pair runs
 // under the same load from the machine's other tenants; the ratio is the median of the rounds'.
-const ROUNDS = positive("BENCH_ROUNDS", 3);
+const ROUNDS = positive("BENCH_ROUNDS", 5);
 // Before those rounds each runs this long first: a server's cached path takes a few seconds of
 // load to reach its steady state (JIT tiers, heap sizing), which is what a running service sees.
 const ALTERNATING_WARMUP_SECONDS = 10;
