@@ -92,13 +92,7 @@ async function findListeners(child: ChildProcess, output: string) {
 
 /** The descendant of `root` (or `root` itself) that runs server/main.ts and has no such child. */
 export function serverPid(root: number): number | undefined {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const ppid = Number(readProc(`/proc/${entry}/stat`)?.replace(/^.*\) /s, "").split(" ")[1]);
-    if (!children.has(ppid)) children.set(ppid, []);
-    children.get(ppid)!.push(Number(entry));
-  }
+  const children = childrenByParent();
   const runsServer = (pid: number) => (readProc(`/proc/${pid}/cmdline`) ?? "").split("\0").some((a) => a.endsWith("server/main.ts"));
   let found: number | undefined;
   const walk = (pid: number) => {
@@ -107,6 +101,41 @@ export function serverPid(root: number): number | undefined {
   };
   walk(root);
   return found;
+}
+
+/** Every process below `root`: for the server, its embedded Postgres. */
+export function descendants(root: number): number[] {
+  const children = childrenByParent();
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const c of children.get(pid) ?? []) {
+      found.push(c);
+      walk(c);
+    }
+  };
+  walk(root);
+  return found;
+}
+
+function childrenByParent(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const ppid = Number(readProc(`/proc/${entry}/stat`)?.replace(/^.*\) /s, "").split(" ")[1]);
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid)!.push(Number(entry));
+  }
+  return children;
+}
+
+/** CPU seconds of the processes below `pid` (its embedded Postgres), by process. */
+export function descendantCpu(pid: number): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const child of descendants(pid)) {
+    const seconds = cpuSecondsOf(child);
+    if (seconds !== undefined) cpu.set(child, seconds);
+  }
+  return cpu;
 }
 
 /** TCP ports `pid` listens on (IPv4 and IPv6), from its socket inodes and /proc/net/tcp{,6}. */

@@ -30,7 +30,7 @@ import { ensureH2load, quantile, startH2load, type H2loadResult } from "./h2load
 import { connectInspector } from "./inspector.js";
 import type { LoadgenConfig, LoadgenResult } from "./loadgen.js";
 import { connectJsonClient, grpcClient, grpcFrame, healthCheck, replay, type RawAnswer } from "./rpc.js";
-import { cli, cpuSeconds, databaseUrl, ROOT, rssBytes, sleep, startServer, type BenchServer } from "./serve.js";
+import { cli, cpuSeconds, databaseUrl, descendantCpu, ROOT, rssBytes, sleep, startServer, type BenchServer } from "./serve.js";
 
 const SECONDS = positive("BENCH_SECONDS", 8);
 // The ceiling and cached verification are measured in alternating rounds, so that each pair runs
@@ -85,6 +85,8 @@ interface Row {
   readonly requests: number;
   /** Cores the server process used on average while the load ran. */
   readonly serverCores: number;
+  /** Cores its embedded Postgres used meanwhile: work that competes for the same two cores. */
+  readonly postgresCores: number;
   readonly cpuUsPerReq: number;
   /** Transactions on the server's database per request (pg_stat_database), less its idle rate. */
   readonly dbTxPerReq: number;
@@ -95,6 +97,8 @@ interface Row {
 
 interface Cost {
   readonly serverCores: number;
+  /** Cores the server's embedded Postgres used meanwhile (its processes alive before and after). */
+  readonly postgresCores: number;
   readonly cpuUsPerReq: number;
   readonly dbTxPerReq: number;
 }
@@ -238,7 +242,7 @@ function mainServerScenarios(): Promise<void> {
     rows.push({
       id: "3", name: "first (cold) verification, distinct keys",
       reqPerSec: valid / (coldRun.elapsedMs / 1000), p50Ms: validLatency?.p50Ms ?? Number.NaN, p99Ms: validLatency?.p99Ms ?? Number.NaN, requests: coldRun.requests,
-      serverCores: coldRun.serverCores, cpuUsPerReq: coldRun.cpuUsPerReq, dbTxPerReq: coldRun.dbTxPerReq, generatorCores: Number.NaN,
+      serverCores: coldRun.serverCores, postgresCores: coldRun.postgresCores, cpuUsPerReq: coldRun.cpuUsPerReq, dbTxPerReq: coldRun.dbTxPerReq, generatorCores: Number.NaN,
       note:
         `loadgen; ${describeOutcomes(coldRun.outcomes)}; req/s, p50, p99 of VALID answers` +
         others.map(([k, l]) => `; ${k} p50 ${l.p50Ms.toFixed(1)} p99 ${l.p99Ms.toFixed(1)} ms`).join(""),
@@ -251,7 +255,8 @@ function mainServerScenarios(): Promise<void> {
     const large = await fillTable(db, measured!.id, prefix, LARGE_TABLE);
     await db.query("VACUUM ANALYZE api_keys");
     await db.query("CHECKPOINT"); // so that writing the new rows out does not compete with 6b
-    progress(`6 inserted ${large.added.toLocaleString("en")} rows, vacuumed and checkpointed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    progress(`6 inserted ${large.added.toLocaleString("en")} rows, vacuumed and checkpointed in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for Postgres to be idle`);
+    progress(`6 Postgres idle after ${(await untilPostgresIdle(server)).toFixed(0)} s`);
     await h2loadScenario(cachedScenario("6b", `cached verification, ${LARGE_TABLE.toLocaleString("en")} keys in the table`));
   });
 }
@@ -315,7 +320,7 @@ async function alternatingScenarios(a: H2Scenario, b: H2Scenario): Promise<void>
 function mergeRounds(rounds: Row[]): Row {
   const requests = rounds.reduce((sum, r) => sum + r.requests, 0);
   const weighted = (k: "cpuUsPerReq" | "dbTxPerReq") => rounds.reduce((sum, r) => sum + r[k] * r.requests, 0) / requests;
-  const mean = (k: "serverCores" | "generatorCores") => rounds.reduce((sum, r) => sum + r[k], 0) / rounds.length;
+  const mean = (k: "serverCores" | "postgresCores" | "generatorCores") => rounds.reduce((sum, r) => sum + r[k], 0) / rounds.length;
   return {
     ...rounds[0]!,
     reqPerSec: requests / rounds.reduce((sum, r) => sum + r.requests / r.reqPerSec, 0),
@@ -323,6 +328,7 @@ function mergeRounds(rounds: Row[]): Row {
     p99Ms: median(rounds.map((r) => r.p99Ms)),
     requests,
     serverCores: mean("serverCores"),
+    postgresCores: mean("postgresCores"),
     cpuUsPerReq: weighted("cpuUsPerReq"),
     dbTxPerReq: weighted("dbTxPerReq"),
     generatorCores: mean("generatorCores"),
@@ -375,14 +381,37 @@ async function measure<T extends { requests: number; elapsedMs?: number }>(serve
   const tx0 = await transactions(db);
   const read0 = performance.now();
   const cpu0 = cpuSeconds(server.pid);
+  const pg0 = descendantCpu(server.pid);
   const t0 = performance.now();
   const result = await work();
   const wall = (result.elapsedMs ?? performance.now() - t0) / 1000;
   const cpu = cpuSeconds(server.pid) - cpu0;
+  const postgresCores = cpuSince(pg0, descendantCpu(server.pid)) / wall;
   await sleep(STATS_SETTLE_MS);
   const tx = (await transactions(db)) - tx0 - 1; // less our own reading
   const idle = (backgroundTx.get(db) ?? 0) * ((performance.now() - read0) / 1000);
-  return { ...result, serverCores: cpu / wall, cpuUsPerReq: (cpu * 1e6) / result.requests, dbTxPerReq: Math.max(0, tx - idle) / result.requests };
+  return { ...result, serverCores: cpu / wall, postgresCores, cpuUsPerReq: (cpu * 1e6) / result.requests, dbTxPerReq: Math.max(0, tx - idle) / result.requests };
+}
+
+/** CPU seconds the processes alive at both readings spent between them. */
+function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? seconds);
+  return total;
+}
+
+/**
+ * Waits (at most a minute) until the server's Postgres uses under 5 % of a core over 2 s: after a
+ * million rows were written, its background work would otherwise share the cores with the next run.
+ */
+async function untilPostgresIdle(server: BenchServer): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < 60_000) {
+    const before = descendantCpu(server.pid);
+    await sleep(2_000);
+    if (cpuSince(before, descendantCpu(server.pid)) / 2 < 0.05) break;
+  }
+  return (performance.now() - started) / 1000;
 }
 
 /** Transactions per second an idle server runs on its own, by database client. */
@@ -456,12 +485,12 @@ async function floodScenario(
     const floodUnlike = answersUnlike(floodScenario, r.flooding, floodPrep.answerSize, false);
     rounds.cached.push({
       id: "7", name: s.name, reqPerSec: r.cached.reqPerSec, p50Ms: r.cached.p50Ms, p99Ms: r.cached.p99Ms, requests: r.cached.done,
-      serverCores: r.serverCores, cpuUsPerReq: r.cpuUsPerReq, dbTxPerReq: r.dbTxPerReq, generatorCores: r.cached.generatorCores,
+      serverCores: r.serverCores, postgresCores: r.postgresCores, cpuUsPerReq: r.cpuUsPerReq, dbTxPerReq: r.dbTxPerReq, generatorCores: r.cached.generatorCores,
       note: cachedUnlike ? `${cachedUnlike} answers unlike the checked one` : "",
     });
     rounds.flooding.push({
       id: "7f", name: floodScenario.name, reqPerSec: r.flooding.reqPerSec, p50Ms: r.flooding.p50Ms, p99Ms: r.flooding.p99Ms, requests: r.flooding.done,
-      serverCores: Number.NaN, cpuUsPerReq: Number.NaN, dbTxPerReq: Number.NaN, generatorCores: r.flooding.generatorCores,
+      serverCores: Number.NaN, postgresCores: Number.NaN, cpuUsPerReq: Number.NaN, dbTxPerReq: Number.NaN, generatorCores: r.flooding.generatorCores,
       note: `${Number.isNaN(floodUnlike) ? "?" : r.flooding.status2xx - floodUnlike} NOT_FOUND, ${Number.isNaN(floodUnlike) ? "?" : floodUnlike} errors (RESOURCE_EXHAUSTED or other) by body size`,
     });
   }
@@ -690,15 +719,15 @@ function report(): void {
   out.push(`load: ${h2loadVersion}, -t 1 -c ${CLIENTS} -m ${STREAMS} (${CLIENTS * STREAMS} calls in flight), h2c, ${WARMUP_SECONDS} s warm-up then -D ${SECONDS}; p50/p99 from its --log-file;`);
   out.push(`      1 and 2: ${ALTERNATING_WARMUP_SECONDS} s warm-up each, then ${ROUNDS} rounds of 1 then 2; 7: ${ROUNDS} rounds of 7b (alone) then 7 (flooded); each -D ${SECONDS}`);
   if (exampleCommand) out.push(`      e.g. (2): ${exampleCommand}`);
-  out.push(`      server CPU from /proc/<pid>/stat; db tx from pg_stat_database, less the idle server's own rate (${f(idleTx.main, 1)}/s; ${f(idleTx.memory, 1)}/s in 9; background work grows under load, so values below ~0.1 are noise)`);
+  out.push(`      server CPU from /proc/<pid>/stat, pg cores from its embedded Postgres's processes (6b waits until they are idle); db tx from pg_stat_database, less the idle server's own rate (${f(idleTx.main, 1)}/s; ${f(idleTx.memory, 1)}/s in 9; background work grows under load, so values below ~0.1 are noise)`);
   out.push(`      3 and 9 from bench/loadgen.ts (grpc-js, ${CLIENTS} connections × ${STREAMS} calls in flight, each key once); every answer checked with a real client first`);
   out.push("");
-  out.push(`${"scenario".padEnd(52)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"requests".padStart(9)} ${"srv cores".padStart(9)} ${"CPU µs/req".padStart(10)} ${"db tx/req".padStart(9)} ${"gen cores".padStart(9)}  notes`);
+  out.push(`${"scenario".padEnd(52)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"requests".padStart(9)} ${"srv cores".padStart(9)} ${"pg cores".padStart(8)} ${"CPU µs/req".padStart(10)} ${"db tx/req".padStart(9)} ${"gen cores".padStart(9)}  notes`);
   const order = ["1", "2", "3", "4", "5", "6a", "6b", "7b", "7", "7f", "8"];
   for (const r of [...rows].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))) {
     out.push(
       `${`${r.id.padEnd(3)} ${r.name}`.padEnd(52)} ${f(r.reqPerSec).padStart(9)} ${f(r.p50Ms, 2).padStart(8)} ${f(r.p99Ms, 2).padStart(8)} ${String(r.requests).padStart(9)} ` +
-        `${f(r.serverCores, 2).padStart(9)} ${f(r.cpuUsPerReq, 0).padStart(10)} ${f(r.dbTxPerReq, 3).padStart(9)} ${f(r.generatorCores, 2).padStart(9)}  ${r.note}`,
+        `${f(r.serverCores, 2).padStart(9)} ${f(r.postgresCores, 2).padStart(8)} ${f(r.cpuUsPerReq, 0).padStart(10)} ${f(r.dbTxPerReq, 3).padStart(9)} ${f(r.generatorCores, 2).padStart(9)}  ${r.note}`,
     );
   }
   if (memory) {
