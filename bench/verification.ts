@@ -275,20 +275,23 @@ interface H2Scenario {
   readonly answerCheck: (answer: RawAnswer) => void;
 }
 
-/** Checks the answers, warms up, then measures with h2load; adds and returns the row. */
-async function h2loadScenario(s: H2Scenario): Promise<Row> {
-  const { answerSize, bodyFile } = await prepare(s);
+/** Checks the answers, warms up, then measures with h2load; adds the row. */
+async function h2loadScenario(s: H2Scenario): Promise<void> {
+  const prepared = await prepare(s);
   progress(`${s.id} ${s.name}: h2load, ${WARMUP_SECONDS} s warm-up then ${SECONDS} s`);
-  await startH2load(h2run(s, bodyFile, WARMUP_SECONDS));
+  await startH2load(h2run(s, prepared.bodyFile, WARMUP_SECONDS));
+  rows.push(await h2loadRow(s, prepared));
+}
+
+/** One measured h2load run of `s` (already prepared), as a row. */
+async function h2loadRow(s: H2Scenario, prepared: Prepared): Promise<Row> {
   const r = await measure(s.server, s.db, async () => {
-    const result = await startH2load(h2run(s, bodyFile, SECONDS));
+    const result = await startH2load(h2run(s, prepared.bodyFile, SECONDS));
     return { ...result, requests: result.done };
   });
   if (s.id === "2") exampleCommand = r.command;
-  const unlike = answersUnlike(s, r, answerSize);
-  const row: Row = { ...r, id: s.id, name: s.name, note: unlike ? `${unlike} answers unlike the checked one` : "" };
-  rows.push(row);
-  return row;
+  const unlike = answersUnlike(s, r, prepared.answerSize);
+  return { ...r, id: s.id, name: s.name, note: unlike ? `${unlike} answers unlike the checked one` : "" };
 }
 
 /** Rounds of `a` then `b` (after a longer warm-up of each); adds both rows and the ratios b/a per round. */
@@ -302,13 +305,7 @@ async function alternatingScenarios(a: H2Scenario, b: H2Scenario): Promise<void>
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [i, s] of [a, b].entries()) {
       progress(`${s.id} ${s.name}: h2load, round ${round} of ${ROUNDS}, ${SECONDS} s`);
-      const r = await measure(s.server, s.db, async () => {
-        const result = await startH2load(h2run(s, prepared[i]!.bodyFile, SECONDS));
-        return { ...result, requests: result.done };
-      });
-      if (s.id === "2") exampleCommand = r.command;
-      const unlike = answersUnlike(s, r, prepared[i]!.answerSize);
-      runs[i]!.push({ ...r, id: s.id, name: s.name, note: unlike ? `${unlike} answers unlike the checked one` : "" });
+      runs[i]!.push(await h2loadRow(s, prepared[i]!));
     }
   }
   const ratios = runs[1].map((r, i) => r.reqPerSec / runs[0][i]!.reqPerSec);
@@ -338,7 +335,13 @@ function mergeRounds(rounds: Row[]): Row {
 
 const median = (values: number[]) => quantile(values, 0.5);
 
-async function prepare(s: H2Scenario): Promise<{ answerSize: number; bodyFile: string }> {
+/** The request body's file, and the size of the checked answer. */
+interface Prepared {
+  readonly answerSize: number;
+  readonly bodyFile: string;
+}
+
+async function prepare(s: H2Scenario): Promise<Prepared> {
   progress(`${s.id} ${s.name}: checking the answer with a real client`);
   await s.realCheck();
   const answer = await replay(s.url, s.body, s.headers);
@@ -454,12 +457,7 @@ async function floodScenario(
   const rounds: { alone: Row[]; cached: Row[]; flooding: Row[] } = { alone: [], cached: [], flooding: [] };
   for (let round = 1; round <= ROUNDS; round++) {
     progress(`7b cached verification alone, round ${round} of ${ROUNDS}, ${SECONDS} s`);
-    const a = await measure(s.server, s.db, async () => {
-      const result = await startH2load(h2run(s, cachedPrep.bodyFile, SECONDS));
-      return { ...result, requests: result.done };
-    });
-    const aloneUnlike = answersUnlike(alone, a, cachedPrep.answerSize);
-    rounds.alone.push({ ...a, id: alone.id, name: alone.name, note: aloneUnlike ? `${aloneUnlike} answers unlike the checked one` : "" });
+    rounds.alone.push(await h2loadRow(alone, cachedPrep));
 
     progress(`7 cached verification under the flood, round ${round} of ${ROUNDS}, ${SECONDS} s`);
     const r = await measure(s.server, s.db, async () => {

@@ -21,13 +21,12 @@ export interface ScopeCatalog {
 
 /** Creates the catalog for `db`. */
 export function createScopeCatalog(db: Db): ScopeCatalog {
-  type Snapshot = CatalogSnapshot;
-  let cached: Promise<Snapshot> | undefined;
-  // The same catalog once `cached` has resolved (and no change overtook it).
-  let loaded: Snapshot | undefined;
+  // The catalog in memory, and a read of it in flight.
+  let loaded: CatalogSnapshot | undefined;
+  let loading: Promise<CatalogSnapshot> | undefined;
   let enabled = true;
   let version = 0;
-  const load = async (): Promise<Snapshot> => {
+  const load = async (): Promise<CatalogSnapshot> => {
     const names = Object.freeze((await listScopes(db)).map((s) => s.name));
     return { names, set: new Set(names) };
   };
@@ -35,30 +34,31 @@ export function createScopeCatalog(db: Db): ScopeCatalog {
     current() {
       if (!enabled) return load();
       if (loaded) return loaded;
-      if (!cached) {
+      if (!loading) {
         const loadedFor = version;
-        cached = load();
+        const read = (loading = load());
         // A failed read, or one that a change overtook, is not kept.
-        cached.then(
-          (snapshot) => {
-            if (loadedFor !== version) cached = undefined;
-            else loaded = snapshot;
-          },
-          () => {
-            cached = undefined;
-          },
-        );
+        read
+          .then(
+            (snapshot) => {
+              if (loadedFor === version) loaded = snapshot;
+            },
+            () => {},
+          )
+          .finally(() => {
+            if (loading === read) loading = undefined;
+          });
       }
-      return cached;
+      return loading;
     },
     invalidate() {
       version++;
-      cached = loaded = undefined;
+      loaded = loading = undefined;
     },
     setEnabled(on) {
       enabled = on;
       version++;
-      cached = loaded = undefined;
+      loaded = loading = undefined;
     },
   };
 }
