@@ -192,7 +192,9 @@ function succeed(
 ): void {
   let message: Message;
   try {
-    message = create(ctx.method.output, init);
+    // A flat answer is serialized from its init shape; making it a message first would only copy it.
+    const output = ctx.method.output;
+    message = messageCodec(output).flat ? (init as Message) : create(output, init);
   } catch (err) {
     return fail(call, callback, options, ctx, err);
   }

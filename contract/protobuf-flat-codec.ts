@@ -7,14 +7,18 @@
 // that are not UTF-8, a truncation), goes to protobuf-es, so the results are always protobuf-es's.
 // Part of the grpc-js adapter, so like it this must never import from server/.
 import { create, fromBinary, ScalarType, toBinary } from "@bufbuild/protobuf";
-import type { DescField, DescMessage, Message } from "@bufbuild/protobuf";
+import type { DescField, DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import { isUtf8 } from "node:buffer";
 
 export interface MessageCodec {
   /** True when this codec serializes the type itself; false when it hands every call to protobuf-es. */
   readonly flat: boolean;
-  encode(message: Message): Buffer;
+  /**
+   * The message's bytes. A flat codec also takes the message's init shape (what `create` takes),
+   * so that an answer need not become a message first: a missing field is its zero value.
+   */
+  encode(message: Message | MessageInitShape<DescMessage>): Buffer;
   decode(bytes: Uint8Array): Message;
 }
 
@@ -29,17 +33,36 @@ interface Plan {
 const WIRE_VARINT = 0;
 const WIRE_LEN = 2;
 
-/** The codec of `desc`: flat when every field allows it, protobuf-es otherwise. */
+const codecs = new WeakMap<DescMessage, MessageCodec>();
+
+/** The codec of `desc` (made once per type): flat when every field allows it, protobuf-es otherwise. */
 export function messageCodec(desc: DescMessage): MessageCodec {
+  let codec = codecs.get(desc);
+  if (!codec) codecs.set(desc, (codec = makeCodec(desc)));
+  return codec;
+}
+
+function makeCodec(desc: DescMessage): MessageCodec {
   const generic: MessageCodec = {
     flat: false,
-    encode: (message) => asBuffer(toBinary(desc, message)),
+    // create() hands back a message of this type as it is.
+    encode: (message) => asBuffer(toBinary(desc, create(desc, message))),
     decode: (bytes) => fromBinary(desc, bytes),
   };
   const plans = desc.fields.map(planOf);
   if (plans.some((p) => p === undefined) || plans.some((p) => p!.tag >= 128)) return generic;
+  // The zero message as protobuf-es makes it, copied per decode: create() looks at every field's
+  // descriptor each time. Only plain objects qualify (proto2 defaults live on a prototype).
+  const zero = create(desc) as unknown as Record<string, unknown>;
+  if (Object.getPrototypeOf(zero) !== Object.prototype) return generic;
   const fields = (plans as Plan[]).slice().sort((a, b) => a.tag - b.tag);
   const byTag = new Map(fields.map((p) => [p.tag, p]));
+  const lists = fields.filter((p) => p.kind === "strings").map((p) => p.name);
+  const zeroMessage = () => {
+    const message = { ...zero };
+    for (const name of lists) message[name] = [];
+    return message;
+  };
 
   return {
     flat: true,
@@ -49,11 +72,14 @@ export function messageCodec(desc: DescMessage): MessageCodec {
       let size = 0;
       for (const p of fields) {
         const value = values[p.name];
+        if (value === undefined) continue;
         switch (p.kind) {
           case "string":
-            if (value !== "") size += 1 + lengthPrefixed(Buffer.byteLength(value as string));
+            if (typeof value !== "string") return generic.encode(message);
+            if (value !== "") size += 1 + lengthPrefixed(Buffer.byteLength(value));
             break;
           case "bool":
+            if (typeof value !== "boolean") return generic.encode(message);
             if (value) size += 2;
             break;
           case "varint":
@@ -61,13 +87,18 @@ export function messageCodec(desc: DescMessage): MessageCodec {
             if (value !== 0) size += 1 + varintSize(value);
             break;
           case "strings":
-            for (const item of value as string[]) size += 1 + lengthPrefixed(Buffer.byteLength(item));
+            if (!Array.isArray(value)) return generic.encode(message);
+            for (const item of value as unknown[]) {
+              if (typeof item !== "string") return generic.encode(message);
+              size += 1 + lengthPrefixed(Buffer.byteLength(item));
+            }
         }
       }
       const out = Buffer.allocUnsafe(size);
       let at = 0;
       for (const p of fields) {
         const value = values[p.name];
+        if (value === undefined) continue;
         switch (p.kind) {
           case "string":
             if (value !== "") at = writeString(out, at, p.tag, value as string);
@@ -93,7 +124,7 @@ export function messageCodec(desc: DescMessage): MessageCodec {
 
     decode(bytes) {
       const input = asBuffer(bytes);
-      const message = create(desc) as unknown as Record<string, unknown>;
+      const message = zeroMessage();
       let at = 0;
       while (at < input.length) {
         const tag = input[at++]!;
@@ -108,8 +139,9 @@ export function messageCodec(desc: DescMessage): MessageCodec {
         }
         const [length, start] = readVarint(input, at);
         const end = start + length;
-        if (length < 0 || end > input.length || !isUtf8(input.subarray(start, end))) return generic.decode(bytes);
-        const text = input.toString("utf8", start, end);
+        if (length < 0 || end > input.length) return generic.decode(bytes);
+        const text = readText(input, start, end);
+        if (text === undefined) return generic.decode(bytes);
         if (p.kind === "string") message[p.name] = text;
         else (message[p.name] as string[]).push(text);
         at = end;
@@ -160,7 +192,20 @@ function writeString(out: Buffer, at: number, tag: number, text: string): number
   out[at++] = tag;
   const length = Buffer.byteLength(text);
   at = writeVarint(out, at, length);
-  return at + out.write(text, at, length, "utf8");
+  if (length !== text.length) return at + out.write(text, at, length, "utf8");
+  // As many bytes as characters: ASCII, copied directly (cheaper than Buffer.write for short text).
+  for (let i = 0; i < length; i++) out[at + i] = text.charCodeAt(i);
+  return at + length;
+}
+
+/** The UTF-8 text between `start` and `end`, or undefined when it is not valid UTF-8. */
+function readText(input: Buffer, start: number, end: number): string | undefined {
+  // Tokens and scope names are ASCII, whose bytes read the same as Latin-1: checked byte by byte,
+  // that costs less than a UTF-8 validation and decoding.
+  let ascii = true;
+  for (let i = start; i < end && ascii; i++) ascii = input[i]! < 0x80;
+  if (ascii) return input.toString("latin1", start, end);
+  return isUtf8(input.subarray(start, end)) ? input.toString("utf8", start, end) : undefined;
 }
 
 /**

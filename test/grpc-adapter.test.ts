@@ -25,6 +25,7 @@ import { service as healthDefinition } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCertificate } from "./support/certificate.js";
 import { addConnectService } from "../contract/grpc-adapter.js";
+import { requestHeaderValue } from "../contract/grpc-call-context.js";
 import { ApiKeyService, VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { startGrpcServer, type GrpcServer } from "../server/grpc-server.js";
 import { startHttpServer, type HttpServer } from "../server/http-server.js";
@@ -63,6 +64,12 @@ function createImpl(hooks: { started?: () => void; aborted?: (reason: unknown) =
           throw new Error("database password hunter2 rejected");
         case "context":
           return { scopes: describeContext(ctx) };
+        case "header-values": {
+          // One header at a time first (on the grpc-js port, read from metadata), then the Headers.
+          const names = ["x-multi", "X-Mixed-Case", "x-trace-bin", "x-absent", "authorization"];
+          const one = names.map((name) => requestHeaderValue(ctx, name));
+          return { scopes: names.map((name, i) => JSON.stringify([name, one[i], ctx.requestHeader.get(name)])) };
+        }
         case "wait-for-cancel":
           hooks.started?.();
           await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
@@ -322,6 +329,31 @@ describe("gRPC listener (grpc-js adapter)", () => {
       const result = await callUnary(grpcJs.client, method("VerifyApiKey"), { key: "context" }, { metadata });
 
       expect(result.response?.scopes).toEqual(expect.arrayContaining(["custom=hi", "bin=1,2,3", "timeout=false"]));
+    });
+
+    it("when one header is read with requestHeaderValue, then it is what requestHeader.get gives, on both listeners", async () => {
+      const metadata = new grpc.Metadata();
+      metadata.add("x-multi", "one");
+      metadata.add("x-multi", "two");
+      metadata.set("x-mixed-case", "value");
+      metadata.set("x-trace-bin", Buffer.from([1, 2, 3]));
+      metadata.set("authorization", "Bearer abc");
+      const result = await callUnary(grpcJs.client, method("VerifyApiKey"), { key: "header-values" }, { metadata });
+      const seen = (result.response?.scopes as string[]).map((line) => JSON.parse(line) as [string, string | null, string | null]);
+      expect(seen.map(([name, one]) => [name, one])).toEqual([
+        ["x-multi", "one, two"],
+        ["X-Mixed-Case", "value"],
+        ["x-trace-bin", "AQID"],
+        ["x-absent", null],
+        ["authorization", "Bearer abc"],
+      ]);
+      for (const [, one, all] of seen) expect(one).toBe(all);
+
+      const viaConnectNode = await connectClient(httpServer.port).verifyApiKey(
+        { key: "header-values" },
+        { headers: [["x-multi", "one"], ["x-multi", "two"], ["x-mixed-case", "value"], ["x-trace-bin", "AQID"], ["authorization", "Bearer abc"]] },
+      );
+      expect(viaConnectNode.scopes).toEqual(result.response?.scopes);
     });
 
     it("when the client cancels, then the implementation's signal is aborted with Canceled", async () => {

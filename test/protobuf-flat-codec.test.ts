@@ -93,6 +93,35 @@ describe("flat protobuf codec", () => {
     expect(messageCodec(desc).encode(message).equals(Buffer.from(toBinary(desc, message)))).toBe(true);
   });
 
+  it.each(flat.map((m) => [m.typeName, m] as const))("%s: writes an init shape as protobuf-es writes the message create() makes of it", (_name, desc) => {
+    const codec = messageCodec(desc);
+    // Values of the wrong type go to protobuf-es, which then answers or throws as it does.
+    const WRONG = [null, 7, "7", true, ["a", 1], {}, -1, 2 ** 32];
+    const written = (encode: () => Uint8Array) => {
+      try {
+        return Buffer.from(encode()).toString("hex");
+      } catch (err) {
+        return { threw: (err as Error).message };
+      }
+    };
+    for (let i = 0; i < 200; i++) {
+      const init: Record<string, unknown> = {};
+      for (const field of desc.fields) {
+        const r = random();
+        if (r < 0.6) init[field.localName] = randomValue(field);
+        else if (r < 0.7) init[field.localName] = pick(WRONG);
+      }
+      expect(written(() => codec.encode(init))).toEqual(written(() => toBinary(desc, create(desc, init))));
+    }
+  });
+
+  it("gives every decoded message lists of its own", () => {
+    const codec = messageCodec(VerifyApiKeyRequestSchema);
+    const first = codec.decode(new Uint8Array()) as unknown as { requiredScopes: string[] };
+    first.requiredScopes.push("orders:read");
+    expect((codec.decode(new Uint8Array()) as unknown as { requiredScopes: string[] }).requiredScopes).toEqual([]);
+  });
+
   it("hands negative and out-of-range numbers to protobuf-es both ways", () => {
     const negative = create(VerifyApiKeyResponseSchema, { status: -1 as never, access: 2 ** 31 - 1 });
     const bytes = toBinary(VerifyApiKeyResponseSchema, negative);

@@ -55,6 +55,20 @@ describe("verification cache", () => {
     expect(cache.get("ak_c")?.subject).toBe("c");
   });
 
+  it("moves a hit entry to the back only once half the limit was stored after it", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
+    const g = cache.generation();
+    for (let i = 0; i < 10; i++) cache.set(`ak_${i}`, entry(`k${i}`), g);
+    // ak_0 has nine entries stored after it: moved. ak_6 has three: left where it is.
+    expect(cache.get("ak_0")?.subject).toBe("k0");
+    expect(cache.get("ak_6")?.subject).toBe("k6");
+    for (let n = 1; n <= 6; n++) cache.set(`ak_new${n}`, entry(`n${n}`), g);
+    // Six stores dropped ak_1 to ak_6 in map order. ak_6's hit had not moved it; six stores came
+    // after that hit, more than half the limit, so dropping it is within the bound.
+    const present = Array.from({ length: 10 }, (_, i) => `ak_${i}`).filter((token) => cache.get(token) !== undefined);
+    expect(present).toEqual(["ak_0", "ak_7", "ak_8", "ak_9"]);
+  });
+
   it("when switched off, serves and stores nothing, and starts empty when on again", () => {
     const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
     const g = cache.generation();

@@ -59,11 +59,11 @@ export async function listApiKeys(
   return query.execute();
 }
 
-/** Records last-used times collected in memory: one statement for the whole batch. */
-export async function recordLastUsed(db: Db, table: "api_keys" | "legacy_keys", uses: ReadonlyMap<string, Date>): Promise<void> {
+/** Records last-used times collected in memory (ms since the epoch by id): one statement for the whole batch. */
+export async function recordLastUsed(db: Db, table: "api_keys" | "legacy_keys", uses: ReadonlyMap<string, number>): Promise<void> {
   if (uses.size === 0) return;
   const ids = [...uses.keys()];
-  const times = ids.map((id) => uses.get(id)!.toISOString());
+  const times = ids.map((id) => new Date(uses.get(id)!).toISOString());
   await sql`
     update ${sql.table(table)} as k set last_used_at = greatest(k.last_used_at, u.used_at)
     from unnest(${ids}::text[], ${times}::timestamptz[]) as u(id, used_at)

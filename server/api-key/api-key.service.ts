@@ -280,8 +280,12 @@ function verificationToProto(result: Verification, ctx: HandlerContext) {
     keyId: result.key?.id ?? "",
     workspaceId: result.key?.workspaceId ?? "",
     access: result.key ? accessToProto(result.key.access) : undefined,
-    scopes: [...(result.key?.scopes ?? [])],
-    missingScopes: [...(result.missingScopes ?? [])],
+    // Frozen arrays, handed over as they are: the answer is serialized and dropped, and a write to
+    // them would throw rather than change the cache.
+    scopes: (result.key?.scopes ?? NONE) as string[],
+    missingScopes: (result.missingScopes ?? NONE) as string[],
     legacy: result.key?.legacy ?? false,
   };
 }
+
+const NONE: readonly string[] = Object.freeze([]);

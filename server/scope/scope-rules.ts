@@ -16,6 +16,20 @@ export function missingScopes(
   catalog: ReadonlySet<string>,
   required: readonly string[],
 ): string[] {
-  const held = access === "full" ? catalog : new Set(granted);
-  return [...new Set(required)].filter((scope) => !held.has(scope));
+  // Every verification asks this, mostly about a handful of scopes: short lists are scanned, which
+  // costs less than building sets; long ones get sets, so that no request can make it quadratic.
+  if (required.length > SHORT || (access !== "full" && granted.length > SHORT)) {
+    const held = access === "full" ? catalog : new Set(granted);
+    return [...new Set(required)].filter((scope) => !held.has(scope));
+  }
+  let missing: string[] | undefined;
+  for (let i = 0; i < required.length; i++) {
+    const scope = required[i]!;
+    const held = access === "full" ? catalog.has(scope) : granted.includes(scope);
+    // Each scope once, where it first appears.
+    if (!held && required.indexOf(scope) === i) (missing ??= []).push(scope);
+  }
+  return missing ?? [];
 }
+
+const SHORT = 16;

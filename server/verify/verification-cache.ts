@@ -7,7 +7,7 @@
 //   that started before an eviction never stores its result (the generation check);
 // - while this replica may have missed an eviction (its listener is down), the cache is off;
 // - every entry expires (TTL, or earlier when the key's grace ends) and the least recently used
-//   entry goes first when the cache is full.
+//   entry goes first when the cache is full (approximately; see `get`).
 import type { Access } from "../api-key/api-key.table.js";
 import { createTokenHmac } from "./token-hmac.js";
 
@@ -71,8 +71,14 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
   options: VerificationCacheOptions,
 ): VerificationCache<T> {
   const keyOf = createTokenHmac();
-  // Map order is insertion order: re-inserting on a hit makes the first entry the least recent.
-  const entries = new Map<string, T>();
+  // Map order is insertion order, and each entry's stamp is its place in it: the first entry is
+  // the least recent. A hit moves an entry to the back (a delete and a set, which also churn the
+  // map's storage) only once half the limit's worth of entries were stored after it, so hits on
+  // recent entries, the common case, leave the map alone. An entry used within the last
+  // maxEntries / 2 stores is therefore never the one dropped.
+  const entries = new Map<string, { readonly value: T; stamp: number }>();
+  const half = Math.ceil(options.maxEntries / 2);
+  let stored = 0;
   const bySubject = new Map<string, Set<string>>();
   // Generations: a counter bumped by every eviction, and when each subject was last evicted.
   let counter = 0;
@@ -100,16 +106,19 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
     get(token) {
       if (!enabled) return undefined;
       const key = keyOf(token);
-      const value = entries.get(key);
-      if (value === undefined || value.expiresAt <= Date.now()) {
-        if (value !== undefined) remove(key, value);
+      const entry = entries.get(key);
+      if (entry === undefined || entry.value.expiresAt <= Date.now()) {
+        if (entry !== undefined) remove(key, entry.value);
         misses++;
         return undefined;
       }
-      entries.delete(key);
-      entries.set(key, value);
+      if (stored - entry.stamp >= half) {
+        entries.delete(key);
+        entry.stamp = ++stored;
+        entries.set(key, entry);
+      }
       hits++;
-      return value;
+      return entry.value;
     },
 
     generation: () => counter,
@@ -118,14 +127,14 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
       if (!enabled || generation < clearedAt || generation < (evictedAt.get(value.subject) ?? 0)) return;
       const key = keyOf(token);
       const previous = entries.get(key);
-      if (previous) remove(key, previous);
-      entries.set(key, value);
+      if (previous) remove(key, previous.value);
+      entries.set(key, { value, stamp: ++stored });
       let keys = bySubject.get(value.subject);
       if (!keys) bySubject.set(value.subject, (keys = new Set()));
       keys.add(key);
       while (entries.size > options.maxEntries) {
-        const [oldestKey, oldest] = entries.entries().next().value as [string, T];
-        remove(oldestKey, oldest);
+        const [oldestKey, oldest] = entries.entries().next().value as [string, { value: T }];
+        remove(oldestKey, oldest.value);
       }
     },
 

@@ -86,7 +86,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     return {
       status: missing.length > 0 ? "insufficient_scope" : "valid",
       key: { id, workspaceId: key.workspaceId, access: key.access, scopes: catalog?.names ?? key.scopes, legacy: key.legacy },
-      ...(missing.length > 0 ? { missingScopes: missing } : {}),
+      missingScopes: missing.length > 0 ? Object.freeze(missing) : undefined,
       cached,
     };
   }
