@@ -85,7 +85,8 @@ export function startH2load(run: H2loadRun): Promise<H2loadResult> {
     child.stdout.on("data", (d: Buffer) => void (out += d));
     child.stderr.on("data", (d: Buffer) => void (out += d));
     child.once("error", reject);
-    child.once("exit", (code) => {
+    // "close", not "exit": the summary may still be in the pipe when the process has exited.
+    child.once("close", (code) => {
       clearInterval(sampler);
       const generatorCores = cpu / Math.max(0.001, (cpuAt - t0) / 1000);
       if (code !== 0) return reject(new Error(`h2load exited with ${code}:\n${out}`));

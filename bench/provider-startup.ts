@@ -51,7 +51,8 @@ function timeToFirstLine(
       );
     });
     child.once("error", reject);
-    child.once("exit", (code) => {
+    // "close", not "exit": the line may still be in the pipe when the process has exited.
+    child.once("close", (code) => {
       if (!out.includes("\n")) reject(new Error(`exited with ${code} before printing a line`));
     });
   });

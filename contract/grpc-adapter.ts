@@ -99,7 +99,7 @@ export function createMethodDefinition(method: DescMethod): grpc.MethodDefinitio
     },
     requestDeserialize: (bytes) => {
       try {
-        return { message: input.decode(asUint8Array(bytes)) };
+        return { message: input.decode(bytes) };
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         const message = `cannot decode message ${method.input.typeName} from binary: ${reason}`;
@@ -107,7 +107,7 @@ export function createMethodDefinition(method: DescMethod): grpc.MethodDefinitio
       }
     },
     responseSerialize: (message) => output.encode(message),
-    responseDeserialize: (bytes) => output.decode(asUint8Array(bytes)),
+    responseDeserialize: (bytes) => output.decode(bytes),
   };
 }
 
@@ -385,6 +385,3 @@ async function* mapIterable<T, U>(source: AsyncIterable<T>, fn: (value: T) => U)
   for await (const value of source) yield fn(value);
 }
 
-// protobuf-es keeps subarrays of its input for bytes fields: hand it a plain Uint8Array, as
-// connect-node does, so that implementations see the same types on both listeners.
-const asUint8Array = (bytes: Buffer) => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -47,7 +47,7 @@ function makeCodec(desc: DescMessage): MessageCodec {
     flat: false,
     // create() hands back a message of this type as it is.
     encode: (message) => asBuffer(toBinary(desc, create(desc, message))),
-    decode: (bytes) => fromBinary(desc, bytes),
+    decode: (bytes) => fromBinary(desc, asUint8Array(bytes)),
   };
   const plans = desc.fields.map(planOf);
   if (plans.some((p) => p === undefined) || plans.some((p) => p!.tag >= 128)) return generic;
@@ -58,6 +58,8 @@ function makeCodec(desc: DescMessage): MessageCodec {
   const fields = (plans as Plan[]).slice().sort((a, b) => a.tag - b.tag);
   const byTag = new Map(fields.map((p) => [p.tag, p]));
   const lists = fields.filter((p) => p.kind === "strings").map((p) => p.name);
+  // Scratch for encode: each field's value, read once.
+  const read: unknown[] = new Array(fields.length);
   const zeroMessage = () => {
     const message = { ...zero };
     for (const name of lists) message[name] = [];
@@ -69,14 +71,17 @@ function makeCodec(desc: DescMessage): MessageCodec {
     encode(message) {
       const values = message as unknown as Record<string, unknown>;
       if ((message as { $unknown?: unknown[] }).$unknown?.length) return generic.encode(message);
+      // The strings' UTF-8 lengths, in the order they are written, measured once.
+      measured = 0;
       let size = 0;
-      for (const p of fields) {
-        const value = values[p.name];
+      for (let f = 0; f < fields.length; f++) {
+        const p = fields[f]!;
+        const value = (read[f] = values[p.name]);
         if (value === undefined) continue;
         switch (p.kind) {
           case "string":
             if (typeof value !== "string") return generic.encode(message);
-            if (value !== "") size += 1 + lengthPrefixed(Buffer.byteLength(value));
+            if (value !== "") size += 1 + lengthPrefixed(measure(value));
             break;
           case "bool":
             if (typeof value !== "boolean") return generic.encode(message);
@@ -90,18 +95,20 @@ function makeCodec(desc: DescMessage): MessageCodec {
             if (!Array.isArray(value)) return generic.encode(message);
             for (const item of value as unknown[]) {
               if (typeof item !== "string") return generic.encode(message);
-              size += 1 + lengthPrefixed(Buffer.byteLength(item));
+              size += 1 + lengthPrefixed(measure(item));
             }
         }
       }
       const out = Buffer.allocUnsafe(size);
       let at = 0;
-      for (const p of fields) {
-        const value = values[p.name];
+      let k = 0;
+      for (let f = 0; f < fields.length; f++) {
+        const p = fields[f]!;
+        const value = read[f];
         if (value === undefined) continue;
         switch (p.kind) {
           case "string":
-            if (value !== "") at = writeString(out, at, p.tag, value as string);
+            if (value !== "") at = writeString(out, at, p.tag, value as string, lengths[k++]!);
             break;
           case "bool":
             if (value) {
@@ -116,14 +123,15 @@ function makeCodec(desc: DescMessage): MessageCodec {
             }
             break;
           case "strings":
-            for (const item of value as string[]) at = writeString(out, at, p.tag, item);
+            for (const item of value as string[]) at = writeString(out, at, p.tag, item, lengths[k++]!);
         }
       }
+      read.fill(undefined); // a request's token must not stay reachable from here
       return out;
     },
 
     decode(bytes) {
-      const input = asBuffer(bytes);
+      const input = Buffer.isBuffer(bytes) ? bytes : asBuffer(bytes);
       const message = zeroMessage();
       let at = 0;
       while (at < input.length) {
@@ -188,9 +196,21 @@ function writeVarint(out: Buffer, at: number, value: number): number {
   return at;
 }
 
-function writeString(out: Buffer, at: number, tag: number, text: string): number {
+// Scratch for encode's string lengths: encodes never interleave (no await), so one array serves all.
+const lengths: number[] = [];
+let measured = 0;
+
+/** `text`'s length in UTF-8, noted in `lengths`. Tokens and names are ASCII: counted without a native call. */
+function measure(text: string): number {
+  let ascii = true;
+  for (let i = 0; i < text.length && ascii; i++) ascii = text.charCodeAt(i) < 0x80;
+  const length = ascii ? text.length : Buffer.byteLength(text);
+  lengths[measured++] = length;
+  return length;
+}
+
+function writeString(out: Buffer, at: number, tag: number, text: string, length: number): number {
   out[at++] = tag;
-  const length = Buffer.byteLength(text);
   at = writeVarint(out, at, length);
   if (length !== text.length) return at + out.write(text, at, length, "utf8");
   // As many bytes as characters: ASCII, copied directly (cheaper than Buffer.write for short text).
@@ -224,3 +244,6 @@ function readVarint(input: Buffer, at: number): [number, number] {
 }
 
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+// protobuf-es keeps subarrays of its input for bytes fields: it gets a plain Uint8Array, as from
+// connect-node, so that implementations see the same types on both listeners.
+const asUint8Array = (bytes: Uint8Array) => (Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes);
