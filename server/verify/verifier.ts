@@ -66,6 +66,7 @@ const REFUSED_FROM_CACHE: Verification = Object.freeze({ status: "not_found", ca
 // At most this many remembered wrong secrets wait for their answer at a time; past that they are
 // answered at once, so that a flood cannot pile up timers.
 const MAX_HELD_REFUSALS = 10_000;
+const RELEASE_TICK_MS = 5;
 const MALFORMED: Verification = Object.freeze({ status: "malformed" });
 
 /** Builds the verifier. */
@@ -127,17 +128,28 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 
   const shared = createSingleFlight<CachedKey | Verification>();
   let heldRefusals = 0;
+  // Held refusals by the tick they are released at: one timer per tick, not one per refusal, so
+  // that a flood wakes the event loop (and writes its answers) at most once per tick.
+  const releases = new Map<number, Array<(v: Verification) => void>>();
 
   /** "Not found" for a remembered wrong secret, no sooner than the check that found it took. */
   function refuse(refusal: CachedRefusal): Verification | Promise<Verification> {
     if (heldRefusals >= MAX_HELD_REFUSALS) return REFUSED_FROM_CACHE;
     heldRefusals++;
-    return new Promise((resolve) =>
+    // Rounded up to the next tick, plus one millisecond: Node's timers can fire up to a
+    // millisecond early against performance.now().
+    const at = Math.ceil((performance.now() + refusal.checkMs + 1) / RELEASE_TICK_MS) * RELEASE_TICK_MS;
+    return new Promise((resolve) => {
+      const batch = releases.get(at);
+      if (batch) return void batch.push(resolve);
+      const waiting = [resolve];
+      releases.set(at, waiting);
       setTimeout(() => {
-        heldRefusals--;
-        resolve(REFUSED_FROM_CACHE);
-      }, refusal.checkMs),
-    );
+        releases.delete(at);
+        heldRefusals -= waiting.length;
+        for (const release of waiting) release(REFUSED_FROM_CACHE);
+      }, at - performance.now());
+    });
   }
 
   return (request) => {
