@@ -9,7 +9,7 @@
 // the HTTP port, and memory per cached key (on a second server with a cheap argon2 cost). It prints each figure, the ratios the targets are about, and whether each target is met;
 // a missed target does not fail the run, a wrong answer does.
 //
-//   npm run bench:verify     (BENCH_SECONDS, BENCH_ROUNDS, BENCH_ROUND_SECONDS, BENCH_COLD_KEYS, BENCH_MEMORY_KEYS override the sizes)
+//   npm run bench:verify     (BENCH_SECONDS, BENCH_ROUNDS, BENCH_COLD_KEYS, BENCH_MEMORY_KEYS override the sizes)
 import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { execFile } from "node:child_process";
@@ -33,13 +33,9 @@ import { connectJsonClient, grpcClient, grpcFrame, healthCheck, replay, type Raw
 import { cli, cpuSeconds, databaseUrl, descendantCpu, ROOT, rssBytes, sleep, startServer, type BenchServer } from "./serve.js";
 
 const SECONDS = positive("BENCH_SECONDS", 8);
-// The ceiling and cached verification, and cached verification alone and under the flood, are
-// measured in alternating rounds, so that each pair runs under the same load from the machine's
-// other tenants; the ratio is the median of the rounds'. Single pairs of 8 s rounds ranged from
-// 0.64 to 1.34 within one run, so there are many short rounds: a pair closer in time shares more
-// of the disturbance, and more pairs give a steadier median, in about the same time.
-const ROUNDS = positive("BENCH_ROUNDS", 10);
-const ROUND_SECONDS = positive("BENCH_ROUND_SECONDS", 4);
+// The ceiling and cached verification are measured in alternating rounds, so that each pair runs
+// under the same load from the machine's other tenants; the ratio is the median of the rounds'.
+const ROUNDS = positive("BENCH_ROUNDS", 5);
 // Before those rounds each runs this long first: a server's cached path takes a few seconds of
 // load to reach its steady state (JIT tiers, heap sizing), which is what a running service sees.
 const ALTERNATING_WARMUP_SECONDS = 10;
@@ -288,9 +284,9 @@ async function h2loadScenario(s: H2Scenario): Promise<void> {
 }
 
 /** One measured h2load run of `s` (already prepared), as a row. */
-async function h2loadRow(s: H2Scenario, prepared: Prepared, seconds = SECONDS): Promise<Row> {
+async function h2loadRow(s: H2Scenario, prepared: Prepared): Promise<Row> {
   const r = await measure(s.server, s.db, async () => {
-    const result = await startH2load(h2run(s, prepared.bodyFile, seconds));
+    const result = await startH2load(h2run(s, prepared.bodyFile, SECONDS));
     return { ...result, requests: result.done };
   });
   if (s.id === "2") exampleCommand = r.command;
@@ -308,8 +304,8 @@ async function alternatingScenarios(a: H2Scenario, b: H2Scenario): Promise<void>
   }
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [i, s] of [a, b].entries()) {
-      progress(`${s.id} ${s.name}: h2load, round ${round} of ${ROUNDS}, ${ROUND_SECONDS} s`);
-      runs[i]!.push(await h2loadRow(s, prepared[i]!, ROUND_SECONDS));
+      progress(`${s.id} ${s.name}: h2load, round ${round} of ${ROUNDS}, ${SECONDS} s`);
+      runs[i]!.push(await h2loadRow(s, prepared[i]!));
     }
   }
   const ratios = runs[1].map((r, i) => r.reqPerSec / runs[0][i]!.reqPerSec);
@@ -460,10 +456,10 @@ async function floodScenario(
   const fmt = (m: Map<string, number>) => [...m].map(([k, v]) => `${v} ${k}`).join(", ") || "none";
   const rounds: { alone: Row[]; cached: Row[]; flooding: Row[] } = { alone: [], cached: [], flooding: [] };
   for (let round = 1; round <= ROUNDS; round++) {
-    progress(`7b cached verification alone, round ${round} of ${ROUNDS}, ${ROUND_SECONDS} s`);
-    rounds.alone.push(await h2loadRow(alone, cachedPrep, ROUND_SECONDS));
+    progress(`7b cached verification alone, round ${round} of ${ROUNDS}, ${SECONDS} s`);
+    rounds.alone.push(await h2loadRow(alone, cachedPrep));
 
-    progress(`7 cached verification under the flood, round ${round} of ${ROUNDS}, ${ROUND_SECONDS} s`);
+    progress(`7 cached verification under the flood, round ${round} of ${ROUNDS}, ${SECONDS} s`);
     const r = await measure(s.server, s.db, async () => {
       let running = true;
       // A real client samples both streams meanwhile, a few calls a second.
@@ -477,8 +473,8 @@ async function floodScenario(
         }
       })();
       const [cached, flooding] = await Promise.all([
-        startH2load(h2run(s, cachedPrep.bodyFile, ROUND_SECONDS)),
-        startH2load(h2run(floodScenario, floodPrep.bodyFile, ROUND_SECONDS)),
+        startH2load(h2run(s, cachedPrep.bodyFile, SECONDS)),
+        startH2load(h2run(floodScenario, floodPrep.bodyFile, SECONDS)),
       ]).finally(() => (running = false));
       await sampler;
       return { cached, flooding, requests: cached.done + flooding.done };
@@ -719,7 +715,7 @@ function report(): void {
   out.push(`machine: ${machine.cores} cores, ${machine.model}, Node ${machine.node}, ${process.platform}/${process.arch}; load average ${machine.loadBefore.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end (other processes share these cores)`);
   out.push(`server: bin/apikeys serve, embedded Postgres, APIKEYS_LOG_LEVEL=warn, argon2id ${argon2Server ?? "?"} (the default cost) except in 9`);
   out.push(`load: ${h2loadVersion}, -t 1 -c ${CLIENTS} -m ${STREAMS} (${CLIENTS * STREAMS} calls in flight), h2c, ${WARMUP_SECONDS} s warm-up then -D ${SECONDS}; p50/p99 from its --log-file;`);
-  out.push(`      1 and 2: ${ALTERNATING_WARMUP_SECONDS} s warm-up each, then ${ROUNDS} rounds of 1 then 2; 7: ${ROUNDS} rounds of 7b (alone) then 7 (flooded); each -D ${ROUND_SECONDS}`);
+  out.push(`      1 and 2: ${ALTERNATING_WARMUP_SECONDS} s warm-up each, then ${ROUNDS} rounds of 1 then 2; 7: ${ROUNDS} rounds of 7b (alone) then 7 (flooded); each -D ${SECONDS}`);
   if (exampleCommand) out.push(`      e.g. (2): ${exampleCommand}`);
   out.push(`      server CPU from /proc/<pid>/stat, pg cores from its embedded Postgres's processes (6b waits until they are idle); db tx from pg_stat_database, less the idle server's own rate (${f(idleTx.main, 1)}/s; ${f(idleTx.memory, 1)}/s in 9; background work grows under load, so values below ~0.1 are noise)`);
   out.push(`      3 and 9 from bench/loadgen.ts (grpc-js, ${CLIENTS} connections × ${STREAMS} calls in flight, each key once); every answer checked with a real client first`);
