@@ -51,7 +51,7 @@ export class GrpcCallContext implements HandlerContext {
 
   /** `requestHeader.get(name)`, read from the call's metadata without building the Headers. */
   requestHeaderValue(name: string): string | null {
-    const key = name.toLowerCase(); // grpc-js keeps keys in lower case, and get() does not fold
+    const key = name.toLowerCase(); // so that "X-Trace-BIN" is taken as binary too
     if (this.#requestHeader || key.endsWith("-bin")) return this.requestHeader.get(name);
     const values = this.call.metadata.get(key) as string[];
     // Repeats joined as Headers joins them. Values need no trimming as Headers trims: HTTP/2 forbids
