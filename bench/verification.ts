@@ -6,7 +6,8 @@
 // (the ceiling) and cached verification, in alternating rounds; first (cold) verification, a
 // malformed token, an unknown id, 1,000 against 1,000,000 keys in the table, cached verification
 // under a wrong-secret flood in rounds alternating with cached verification alone, Connect JSON on
-// the HTTP port, and memory per cached key (on a second server with a cheap argon2 cost). It prints each figure, the ratios the targets are about, and whether each target is met;
+// the HTTP port, and memory per cached key (on a second server with a cheap argon2 cost). It
+// prints each figure, the ratios the targets are about, and whether each target is met;
 // a missed target does not fail the run, a wrong answer does.
 //
 //   npm run bench:verify     (BENCH_SECONDS, BENCH_ROUNDS, BENCH_COLD_KEYS, BENCH_MEMORY_KEYS override the sizes)

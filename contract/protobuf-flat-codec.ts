@@ -66,68 +66,76 @@ function makeCodec(desc: DescMessage): MessageCodec {
     return message;
   };
 
+  // The message's bytes, or undefined when a value is one protobuf-es must handle.
+  const flatBytes = (message: Message | MessageInitShape<DescMessage>): Buffer | undefined => {
+    const values = message as unknown as Record<string, unknown>;
+    if ((message as { $unknown?: unknown[] }).$unknown?.length) return undefined;
+    // The strings' UTF-8 lengths, in the order they are written, measured once.
+    measured = 0;
+    let size = 0;
+    for (let f = 0; f < fields.length; f++) {
+      const p = fields[f]!;
+      const value = (read[f] = values[p.name]);
+      if (value === undefined) continue;
+      switch (p.kind) {
+        case "string":
+          if (typeof value !== "string") return undefined;
+          if (value !== "") size += 1 + lengthPrefixed(measure(value));
+          break;
+        case "bool":
+          if (typeof value !== "boolean") return undefined;
+          if (value) size += 2;
+          break;
+        case "varint":
+          if (!isSmallVarint(value)) return undefined;
+          if (value !== 0) size += 1 + varintSize(value);
+          break;
+        case "strings":
+          if (!Array.isArray(value)) return undefined;
+          for (const item of value as unknown[]) {
+            if (typeof item !== "string") return undefined;
+            size += 1 + lengthPrefixed(measure(item));
+          }
+      }
+    }
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    let k = 0;
+    for (let f = 0; f < fields.length; f++) {
+      const p = fields[f]!;
+      const value = read[f];
+      if (value === undefined) continue;
+      switch (p.kind) {
+        case "string":
+          if (value !== "") at = writeString(out, at, p.tag, value as string, lengths[k++]!);
+          break;
+        case "bool":
+          if (value) {
+            out[at++] = p.tag;
+            out[at++] = 1;
+          }
+          break;
+        case "varint":
+          if (value !== 0) {
+            out[at++] = p.tag;
+            at = writeVarint(out, at, value as number);
+          }
+          break;
+        case "strings":
+          for (const item of value as string[]) at = writeString(out, at, p.tag, item, lengths[k++]!);
+      }
+    }
+    return out;
+  };
+
   return {
     flat: true,
     encode(message) {
-      const values = message as unknown as Record<string, unknown>;
-      if ((message as { $unknown?: unknown[] }).$unknown?.length) return generic.encode(message);
-      // The strings' UTF-8 lengths, in the order they are written, measured once.
-      measured = 0;
-      let size = 0;
-      for (let f = 0; f < fields.length; f++) {
-        const p = fields[f]!;
-        const value = (read[f] = values[p.name]);
-        if (value === undefined) continue;
-        switch (p.kind) {
-          case "string":
-            if (typeof value !== "string") return generic.encode(message);
-            if (value !== "") size += 1 + lengthPrefixed(measure(value));
-            break;
-          case "bool":
-            if (typeof value !== "boolean") return generic.encode(message);
-            if (value) size += 2;
-            break;
-          case "varint":
-            if (!isSmallVarint(value)) return generic.encode(message);
-            if (value !== 0) size += 1 + varintSize(value);
-            break;
-          case "strings":
-            if (!Array.isArray(value)) return generic.encode(message);
-            for (const item of value as unknown[]) {
-              if (typeof item !== "string") return generic.encode(message);
-              size += 1 + lengthPrefixed(measure(item));
-            }
-        }
+      try {
+        return flatBytes(message) ?? generic.encode(message);
+      } finally {
+        read.fill(undefined); // a request's token must not stay reachable from here
       }
-      const out = Buffer.allocUnsafe(size);
-      let at = 0;
-      let k = 0;
-      for (let f = 0; f < fields.length; f++) {
-        const p = fields[f]!;
-        const value = read[f];
-        if (value === undefined) continue;
-        switch (p.kind) {
-          case "string":
-            if (value !== "") at = writeString(out, at, p.tag, value as string, lengths[k++]!);
-            break;
-          case "bool":
-            if (value) {
-              out[at++] = p.tag;
-              out[at++] = 1;
-            }
-            break;
-          case "varint":
-            if (value !== 0) {
-              out[at++] = p.tag;
-              at = writeVarint(out, at, value as number);
-            }
-            break;
-          case "strings":
-            for (const item of value as string[]) at = writeString(out, at, p.tag, item, lengths[k++]!);
-        }
-      }
-      read.fill(undefined); // a request's token must not stay reachable from here
-      return out;
     },
 
     decode(bytes) {

@@ -30,8 +30,9 @@ export function createLogger(
   base: LogFields = {},
   write: (line: string) => void = (line) => process.stderr.write(line),
 ): Logger {
+  const enabled = (lvl: LogLevel) => ORDER[lvl] >= ORDER[level];
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
-    if (ORDER[lvl] < ORDER[level]) return;
+    if (!enabled(lvl)) return;
     const record = { time: new Date().toISOString(), level: lvl, msg, ...base, ...fields };
     write(redact(JSON.stringify(record, errorReplacer)) + "\n");
   };
@@ -41,7 +42,7 @@ export function createLogger(
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
     child: (fields) => createLogger(level, { ...base, ...fields }, write),
-    enabled: (lvl) => ORDER[lvl] >= ORDER[level],
+    enabled,
   };
 }
 

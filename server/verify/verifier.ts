@@ -64,7 +64,7 @@ interface VerifierDeps {
 const NOT_FOUND: Verification = Object.freeze({ status: "not_found" });
 const REFUSED_FROM_CACHE: Verification = Object.freeze({ status: "not_found", cached: true });
 // At most this many remembered wrong secrets wait for their answer at a time; past that they are
-// answered at once, so that a flood cannot pile up timers.
+// answered at once, so that a flood cannot pile up held calls.
 const MAX_HELD_REFUSALS = 10_000;
 const RELEASE_TICK_MS = 5;
 const MALFORMED: Verification = Object.freeze({ status: "malformed" });
