@@ -9,6 +9,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import "../contract/protobuf-text-encoding.js";
+import { useStreamCollections } from "./http2-stream-collections.js";
 import type { ListenerOptions } from "./listener-options.js";
 import type { Logger } from "./logger.js";
 
@@ -94,6 +95,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const h2 = opts.tls
     ? http2.createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, onRequest)
     : http2.createServer({}, onRequest);
+  useStreamCollections(h2);
   h2.on("session", (session: http2.Http2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
