@@ -2,6 +2,7 @@
 import { Code } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { sql } from "kysely";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { AuditAction } from "../contract/gen/apikeys/v1/audit_event_pb.js";
@@ -271,6 +272,37 @@ describe("VerifyApiKey", () => {
 
     await owner().rotateApiKey({ id: apiKey!.id, keyMaterial: wrong });
     expect((await service().verifyApiKey({ key: wrong })).valid).toBe(true);
+  });
+
+  it("decides a cached verification with no query: it answers on both listeners while every table it could read is locked", async () => {
+    const full = await owner().createApiKey({ name: "Locked out, full", access: AccessLevel.FULL });
+    const custom = await owner().createApiKey({ name: "Locked out, custom", access: AccessLevel.CUSTOM, scopes: ["orders:read"] });
+    const cold = await owner().createApiKey({ name: "Locked out, cold", access: AccessLevel.FULL });
+    const listeners = ["grpc", "http"] as const;
+    const verify = (listener: (typeof listeners)[number], key: string, timeoutMs: number) =>
+      server.apiKeys(server.principals.service, listener).verifyApiKey({ key, requiredScopes: ["orders:read"] }, { timeoutMs });
+    // Warms the caches: the caller's token and both keys.
+    for (const listener of listeners) for (const { secret } of [full, custom]) expect((await verify(listener, secret, 10_000)).valid).toBe(true);
+
+    // Another session takes every table a verification could read, so that any query would wait.
+    const locker = new pg.Client({ connectionString: server.app.databaseUrl });
+    await locker.connect();
+    try {
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE api_keys, legacy_keys, principal_tokens, principals, scopes, workspaces IN ACCESS EXCLUSIVE MODE");
+      const hits = server.app.caches.keys.stats().hits;
+      const answers = await Promise.all(
+        listeners.flatMap((listener) => Array.from({ length: 100 }, (_, i) => verify(listener, (i % 2 ? full : custom).secret, 5_000))),
+      );
+      expect(answers.map((a) => VerificationStatus[a.status])).toEqual(Array(200).fill("VALID"));
+      expect(server.app.caches.keys.stats().hits - hits).toBe(200);
+      // The control: a key not yet verified needs its row, and waits for the lock.
+      expect(await outcomeOf(verify("grpc", cold.secret, 500))).toBe(Code.DeadlineExceeded);
+    } finally {
+      await locker.query("ROLLBACK");
+      await locker.end();
+    }
+    expect((await verify("grpc", cold.secret, 10_000)).valid).toBe(true);
   });
 
   it("upgrades a hash made with older argon2 parameters after a successful check", async () => {

@@ -1,6 +1,7 @@
-// The verification path: parse and checksum with no I/O; the cache, which decides a repeated
-// verification with no I/O either; on a miss, the row by its public id and one argon2 check in the
-// bounded pool, whose result fills the cache unless the key changed meanwhile. Then the scopes.
+// The verification path: the cache, which decides a repeated verification with no I/O (a token is
+// cached only once checked in full, so a hit needs no parsing); on a miss, parse and checksum with
+// no I/O, then the row by its public id and one argon2 check in the bounded pool, whose result
+// fills the cache unless the key changed meanwhile. Then the scopes.
 // A secret found wrong for an existing key is cached too (a CachedRefusal). Problems with the key
 // are a status, not an error.
 import { parseToken } from "../../contract/key-format.js";
