@@ -59,13 +59,30 @@ export async function listApiKeys(
   return query.execute();
 }
 
-/** Records last-used times collected in memory (ms since the epoch by id): one statement for the whole batch. */
-export async function recordLastUsed(db: Db, table: "api_keys" | "legacy_keys", uses: ReadonlyMap<string, number>): Promise<void> {
-  if (uses.size === 0) return;
-  const ids = [...uses.keys()];
-  const times = ids.map((id) => new Date(uses.get(id)!).toISOString());
+/** Last-used times collected in memory: ms since the epoch by id, per table. */
+export interface LastUses {
+  readonly api_keys: ReadonlyMap<string, number>;
+  readonly legacy_keys: ReadonlyMap<string, number>;
+}
+
+/**
+ * Records a batch of last-used times in one statement for both tables (Postgres runs every
+ * data-modifying WITH to completion, read or not). Nothing is sent for an empty batch.
+ */
+export async function recordLastUsed(db: Db, uses: LastUses): Promise<void> {
+  if (uses.api_keys.size === 0 && uses.legacy_keys.size === 0) return;
+  const column = (map: ReadonlyMap<string, number>) => ({ ids: [...map.keys()], times: [...map.values()].map((ms) => new Date(ms).toISOString()) });
+  const keys = column(uses.api_keys);
+  const legacy = column(uses.legacy_keys);
   await sql`
-    update ${sql.table(table)} as k set last_used_at = greatest(k.last_used_at, u.used_at)
-    from unnest(${ids}::text[], ${times}::timestamptz[]) as u(id, used_at)
-    where k.id = u.id`.execute(db);
+    with used_keys as (
+      update api_keys as k set last_used_at = greatest(k.last_used_at, u.used_at)
+      from unnest(${keys.ids}::text[], ${keys.times}::timestamptz[]) as u(id, used_at)
+      where k.id = u.id
+    ), used_legacy as (
+      update legacy_keys as k set last_used_at = greatest(k.last_used_at, u.used_at)
+      from unnest(${legacy.ids}::text[], ${legacy.times}::timestamptz[]) as u(id, used_at)
+      where k.id = u.id
+    )
+    select 1`.execute(db);
 }

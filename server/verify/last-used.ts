@@ -1,5 +1,5 @@
-// Last-used times are collected in memory and written in one statement per table per flush, so
-// verification never writes per request, and a key used once is still recorded at the next flush.
+// Last-used times are collected in memory and written in one statement per flush, so verification
+// never writes per request, and a key used once is still recorded at the next flush.
 import { recordLastUsed } from "../api-key/api-key.repository.js";
 import type { Db } from "../db/database.js";
 import type { Logger } from "../logger.js";
@@ -18,8 +18,7 @@ export function createLastUsedRecorder(db: Db, intervalMs: number, log: Logger):
     const batch = pending;
     pending = { api_keys: new Map(), legacy_keys: new Map() };
     try {
-      await recordLastUsed(db, "api_keys", batch.api_keys);
-      await recordLastUsed(db, "legacy_keys", batch.legacy_keys);
+      await recordLastUsed(db, batch);
     } catch (error) {
       log.warn("could not record last-used times; they will be retried", { error });
       for (const table of ["api_keys", "legacy_keys"] as const) {
