@@ -67,13 +67,17 @@ export interface LastUses {
 
 /**
  * Records a batch of last-used times in one statement for both tables (Postgres runs every
- * data-modifying WITH to completion, read or not). Nothing is sent for an empty batch.
+ * data-modifying WITH to completion, read or not). Nothing is sent for an empty batch. Ids are
+ * sorted, so that replicas flushing the same keys at once take their row locks in one order.
  */
 export async function recordLastUsed(db: Db, uses: LastUses): Promise<void> {
   if (uses.api_keys.size === 0 && uses.legacy_keys.size === 0) return;
-  const column = (map: ReadonlyMap<string, number>) => ({ ids: [...map.keys()], times: [...map.values()].map((ms) => new Date(ms).toISOString()) });
-  const keys = column(uses.api_keys);
-  const legacy = column(uses.legacy_keys);
+  const columns = (map: ReadonlyMap<string, number>) => {
+    const ids = [...map.keys()].sort();
+    return { ids, times: ids.map((id) => new Date(map.get(id)!).toISOString()) };
+  };
+  const keys = columns(uses.api_keys);
+  const legacy = columns(uses.legacy_keys);
   await sql`
     with used_keys as (
       update api_keys as k set last_used_at = greatest(k.last_used_at, u.used_at)
