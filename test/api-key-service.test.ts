@@ -1,6 +1,6 @@
 // Every ApiKeyService RPC through a real server on random ports, as an owner would use it.
 import { Code } from "@connectrpc/connect";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -303,6 +303,38 @@ describe("VerifyApiKey", () => {
       await locker.end();
     }
     expect((await verify("grpc", cold.secret, 10_000)).valid).toBe(true);
+  });
+
+  it("while its tables are locked, background work waits with one statement per task instead of draining the pool", async () => {
+    const { apiKey, secret } = await owner().createApiKey({ name: "Used while locked", access: AccessLevel.FULL });
+    expect((await service().verifyApiKey({ key: secret })).valid).toBe(true);
+    const locker = new pg.Client({ connectionString: server.app.databaseUrl });
+    await locker.connect();
+    let lockedAt = Number.POSITIVE_INFINITY;
+    const waiting = async () => {
+      const { rows } = await locker.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      );
+      return rows[0]!.n;
+    };
+    try {
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE api_keys, legacy_keys IN ACCESS EXCLUSIVE MODE");
+      lockedAt = Date.now();
+      // The test server flushes last-used times and reloads legacy hints every 100 ms: over a
+      // second, ten ticks of each find their previous run still waiting for the lock.
+      for (let i = 0; i < 10; i++) {
+        expect((await service().verifyApiKey({ key: secret })).valid).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await waiting()).toBe(2);
+    } finally {
+      await locker.query("ROLLBACK");
+      await locker.end();
+    }
+    // The waiting flush then goes through: the uses made under the lock are not lost.
+    const lastUsed = async () => (await owner().getApiKey({ id: apiKey!.id })).apiKey?.lastUsedTime;
+    await expect.poll(async () => timestampMs((await lastUsed()) ?? timestampFromMs(0))).toBeGreaterThanOrEqual(lockedAt);
   });
 
   it("upgrades a hash made with older argon2 parameters after a successful check", async () => {

@@ -2,6 +2,7 @@
 // neither in our format nor a legacy key's shape is answered without a database query.
 import type { Db } from "../db/database.js";
 import type { Logger } from "../logger.js";
+import { every } from "../periodic.js";
 import { listLegacyHints } from "./legacy-key.repository.js";
 
 export interface LegacyHintCache {
@@ -21,7 +22,6 @@ export async function startLegacyHintCache(db: Db, intervalMs: number, log: Logg
       log.warn("could not reload legacy key hints", { error });
     }
   };
-  const timer = setInterval(() => void reload(), intervalMs);
-  timer.unref();
-  return { has: (hint) => hints.has(hint), reload, stop: () => clearInterval(timer) };
+  const timer = every(intervalMs, reload);
+  return { has: (hint) => hints.has(hint), reload, stop: timer.stop };
 }

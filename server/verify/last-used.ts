@@ -3,6 +3,7 @@
 import { recordLastUsed } from "../api-key/api-key.repository.js";
 import type { Db } from "../db/database.js";
 import type { Logger } from "../logger.js";
+import { every } from "../periodic.js";
 
 export interface LastUsedRecorder {
   record(table: "api_keys" | "legacy_keys", id: string): void;
@@ -26,14 +27,13 @@ export function createLastUsedRecorder(db: Db, intervalMs: number, log: Logger):
       }
     }
   };
-  const timer = setInterval(() => void flush(), intervalMs);
-  timer.unref();
+  const timer = every(intervalMs, flush);
   return {
     // Milliseconds since the epoch: a Date per verification would be garbage on the hot path.
     record: (table, id) => void pending[table].set(id, Date.now()),
     flush,
     stop: async () => {
-      clearInterval(timer);
+      timer.stop();
       await flush();
     },
   };
