@@ -56,7 +56,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   const edge = { authenticate, log };
   // Every change evicts here before it is confirmed; a delete or change waits for every replica.
   const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth: setCachesEnabled }).catch(async (err: unknown) => {
-    legacyHints.stop();
+    await legacyHints.stop();
     await lastUsed.stop();
     throw err;
   });
@@ -74,7 +74,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     /** Leaves the replica set, flushes buffered last-used times and stops timers. */
     stop: async () => {
       await replica.stop();
-      legacyHints.stop();
+      await legacyHints.stop();
       await lastUsed.stop();
     },
   };

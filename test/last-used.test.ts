@@ -53,11 +53,45 @@ describe("last-used recorder", () => {
       }
       expect(used).toHaveLength(3);
 
-      // Nothing used since: nothing is sent.
+      // Nothing used since: nothing is sent. Only API keys used: legacy_keys is left alone.
       await recorder.flush();
       expect(statements).toHaveLength(1);
+      recorder.record("api_keys", ids[0]!);
+      await recorder.flush();
+      expect(statements).toHaveLength(2);
+      expect(statements[1]).toContain('"api_keys"');
+      expect(statements[1]).not.toContain("legacy_keys");
     } finally {
       await recorder.stop();
     }
+  });
+
+  it("stops only once a flush waiting for a locked table has written its batch", async () => {
+    const { apiKey } = await server.apiKeys(server.principals.owner).createApiKey({ name: "Flushed at stop", access: AccessLevel.FULL });
+    const recorder = createLastUsedRecorder(db, 20, createLogger("error"));
+    const locker = new pg.Client({ connectionString: server.app.databaseUrl });
+    await locker.connect();
+    let stopped = false;
+    let locked = true;
+    try {
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
+      recorder.record("api_keys", apiKey!.id);
+      // The timer's flush is now waiting for the lock.
+      await expect
+        .poll(async () => (await locker.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0].n)
+        .toBe(1);
+      const stopping = recorder.stop().then(() => (stopped = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(stopped).toBe(false);
+      await locker.end(); // ends the session, and with it the lock
+      locked = false;
+      await stopping;
+    } finally {
+      if (locked) await locker.end();
+      await recorder.stop();
+    }
+    const row = await server.app.db.selectFrom("api_keys").select("last_used_at").where("id", "=", apiKey!.id).executeTakeFirstOrThrow();
+    expect(row.last_used_at).not.toBeNull();
   });
 });

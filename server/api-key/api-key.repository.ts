@@ -66,27 +66,24 @@ export interface LastUses {
 }
 
 /**
- * Records a batch of last-used times in one statement for both tables (Postgres runs every
- * data-modifying WITH to completion, read or not). Nothing is sent for an empty batch. Ids are
- * sorted, so that replicas flushing the same keys at once take their row locks in one order.
+ * Records a batch of last-used times in one statement, with one update per table that has any
+ * (Postgres runs every data-modifying WITH to completion, read or not). Nothing is sent for an
+ * empty batch. Ids go in sorted: when the plan follows them, replicas flushing the same keys lock
+ * rows in one order (a deadlock otherwise costs a warning, and the batch is retried).
  */
 export async function recordLastUsed(db: Db, uses: LastUses): Promise<void> {
-  if (uses.api_keys.size === 0 && uses.legacy_keys.size === 0) return;
-  const columns = (map: ReadonlyMap<string, number>) => {
-    const ids = [...map.keys()].sort();
-    return { ids, times: ids.map((id) => new Date(map.get(id)!).toISOString()) };
-  };
-  const keys = columns(uses.api_keys);
-  const legacy = columns(uses.legacy_keys);
-  await sql`
-    with used_keys as (
-      update api_keys as k set last_used_at = greatest(k.last_used_at, u.used_at)
-      from unnest(${keys.ids}::text[], ${keys.times}::timestamptz[]) as u(id, used_at)
-      where k.id = u.id
-    ), used_legacy as (
-      update legacy_keys as k set last_used_at = greatest(k.last_used_at, u.used_at)
-      from unnest(${legacy.ids}::text[], ${legacy.times}::timestamptz[]) as u(id, used_at)
-      where k.id = u.id
-    )
-    select 1`.execute(db);
+  const updates = (["api_keys", "legacy_keys"] as const)
+    .filter((table) => uses[table].size > 0)
+    .map((table) => {
+      const ids = [...uses[table].keys()].sort();
+      const times = ids.map((id) => new Date(uses[table].get(id)!).toISOString());
+      return sql`
+        update ${sql.table(table)} as k set last_used_at = greatest(k.last_used_at, u.used_at)
+        from unnest(${ids}::text[], ${times}::timestamptz[]) as u(id, used_at)
+        where k.id = u.id`;
+    });
+  if (updates.length === 0) return;
+  const [only] = updates;
+  const statement = updates.length === 1 ? only! : sql`with ${sql.join(updates.map((update, i) => sql`${sql.ref(`used_${i}`)} as (${update})`))} select 1`;
+  await statement.execute(db);
 }

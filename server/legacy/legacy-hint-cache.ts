@@ -7,9 +7,8 @@ import { listLegacyHints } from "./legacy-key.repository.js";
 
 export interface LegacyHintCache {
   has(hint: string): boolean;
-  /** Reloads now; called after a local import or revoke, and on the timer. */
-  reload(): Promise<void>;
-  stop(): void;
+  /** Stops reloading, once a reload in progress has finished. */
+  stop(): Promise<void>;
 }
 
 /** Loads the hints and keeps reloading them every `intervalMs`. */
@@ -23,5 +22,5 @@ export async function startLegacyHintCache(db: Db, intervalMs: number, log: Logg
     }
   };
   const timer = every(intervalMs, reload);
-  return { has: (hint) => hints.has(hint), reload, stop: timer.stop };
+  return { has: (hint) => hints.has(hint), stop: timer.stop };
 }

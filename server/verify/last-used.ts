@@ -33,7 +33,7 @@ export function createLastUsedRecorder(db: Db, intervalMs: number, log: Logger):
     record: (table, id) => void pending[table].set(id, Date.now()),
     flush,
     stop: async () => {
-      timer.stop();
+      await timer.stop();
       await flush();
     },
   };
