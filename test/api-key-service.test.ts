@@ -2,11 +2,11 @@
 import { Code } from "@connectrpc/connect";
 import { durationFromMs, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { sql } from "kysely";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { AuditAction } from "../contract/gen/apikeys/v1/audit_event_pb.js";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { lockTables } from "./support/database.js";
 import { outcomeOf } from "./support/outcome.js";
 import { textOf } from "./support/text.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
@@ -285,11 +285,8 @@ describe("VerifyApiKey", () => {
     for (const listener of listeners) for (const { secret } of [full, custom]) expect((await verify(listener, secret, 10_000)).valid).toBe(true);
 
     // Another session takes every table a verification could read, so that any query would wait.
-    const locker = new pg.Client({ connectionString: server.app.databaseUrl });
-    await locker.connect();
+    const lock = await lockTables(server.app.databaseUrl, ["api_keys", "legacy_keys", "principal_tokens", "principals", "scopes", "workspaces"]);
     try {
-      await locker.query("BEGIN");
-      await locker.query("LOCK TABLE api_keys, legacy_keys, principal_tokens, principals, scopes, workspaces IN ACCESS EXCLUSIVE MODE");
       const hits = server.app.caches.keys.stats().hits;
       const answers = await Promise.all(
         listeners.flatMap((listener) => Array.from({ length: 100 }, (_, i) => verify(listener, (i % 2 ? full : custom).secret, 5_000))),
@@ -299,7 +296,7 @@ describe("VerifyApiKey", () => {
       // The control: a key not yet verified needs its row, and waits for the lock.
       expect(await outcomeOf(verify("grpc", cold.secret, 500))).toBe(Code.DeadlineExceeded);
     } finally {
-      await locker.end(); // ends the session, and with it the transaction and its locks
+      await lock.release();
     }
     expect((await verify("grpc", cold.secret, 10_000)).valid).toBe(true);
   });
@@ -307,19 +304,9 @@ describe("VerifyApiKey", () => {
   it("while its tables are locked, background work waits with one statement per task instead of draining the pool", async () => {
     const { apiKey, secret } = await owner().createApiKey({ name: "Used while locked", access: AccessLevel.FULL });
     expect((await service().verifyApiKey({ key: secret })).valid).toBe(true);
-    const locker = new pg.Client({ connectionString: server.app.databaseUrl });
-    await locker.connect();
-    let lockedAt = Number.POSITIVE_INFINITY;
-    const waiting = async () => {
-      const { rows } = await locker.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-      );
-      return rows[0]!.n;
-    };
+    const lock = await lockTables(server.app.databaseUrl, ["api_keys", "legacy_keys"]);
+    const lockedAt = Date.now();
     try {
-      await locker.query("BEGIN");
-      await locker.query("LOCK TABLE api_keys, legacy_keys IN ACCESS EXCLUSIVE MODE");
-      lockedAt = Date.now();
       // The test server flushes last-used times and reloads legacy hints every 100 ms: over a
       // second, ten ticks of each find their previous run still waiting for the lock.
       for (let i = 0; i < 10; i++) {
@@ -327,9 +314,9 @@ describe("VerifyApiKey", () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       // One per task; another background task that reads these tables would add its own.
-      expect(await waiting()).toBe(2);
+      expect(await lock.waiting()).toBe(2);
     } finally {
-      await locker.end(); // ends the session, and with it the transaction and its locks
+      await lock.release();
     }
     // The waiting flush then goes through, and the uses made under the lock are not lost.
     const lastUsed = async () => (await owner().getApiKey({ id: apiKey!.id })).apiKey?.lastUsedTime;

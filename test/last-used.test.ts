@@ -8,6 +8,7 @@ import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import type { Database } from "../server/db/database.js";
 import { createLogger } from "../server/logger.js";
 import { createLastUsedRecorder } from "../server/verify/last-used.js";
+import { lockTables } from "./support/database.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;
@@ -69,26 +70,19 @@ describe("last-used recorder", () => {
   it("stops only once a flush waiting for a locked table has written its batch", async () => {
     const { apiKey } = await server.apiKeys(server.principals.owner).createApiKey({ name: "Flushed at stop", access: AccessLevel.FULL });
     const recorder = createLastUsedRecorder(db, 20, createLogger("error"));
-    const locker = new pg.Client({ connectionString: server.app.databaseUrl });
-    await locker.connect();
+    const lock = await lockTables(server.app.databaseUrl, ["api_keys"]);
     let stopped = false;
-    let locked = true;
     try {
-      await locker.query("BEGIN");
-      await locker.query("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
       recorder.record("api_keys", apiKey!.id);
       // The timer's flush is now waiting for the lock.
-      await expect
-        .poll(async () => (await locker.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0].n)
-        .toBe(1);
+      await expect.poll(() => lock.waiting()).toBe(1);
       const stopping = recorder.stop().then(() => (stopped = true));
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(stopped).toBe(false);
-      await locker.end(); // ends the session, and with it the lock
-      locked = false;
+      await lock.release();
       await stopping;
     } finally {
-      if (locked) await locker.end();
+      await lock.release();
       await recorder.stop();
     }
     const row = await server.app.db.selectFrom("api_keys").select("last_used_at").where("id", "=", apiKey!.id).executeTakeFirstOrThrow();

@@ -83,7 +83,6 @@ export async function recordLastUsed(db: Db, uses: LastUses): Promise<void> {
         where k.id = u.id`;
     });
   if (updates.length === 0) return;
-  const [only] = updates;
-  const statement = updates.length === 1 ? only! : sql`with ${sql.join(updates.map((update, i) => sql`${sql.ref(`used_${i}`)} as (${update})`))} select 1`;
+  const statement = updates.length === 1 ? updates[0]! : sql`with ${sql.join(updates.map((update, i) => sql`${sql.ref(`used_${i}`)} as (${update})`))} select 1`;
   await statement.execute(db);
 }

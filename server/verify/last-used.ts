@@ -1,12 +1,12 @@
 // Last-used times are collected in memory and written in one statement per flush, so verification
 // never writes per request, and a key used once is still recorded at the next flush.
-import { recordLastUsed } from "../api-key/api-key.repository.js";
+import { recordLastUsed, type LastUses } from "../api-key/api-key.repository.js";
 import type { Db } from "../db/database.js";
 import type { Logger } from "../logger.js";
 import { every } from "../periodic.js";
 
 export interface LastUsedRecorder {
-  record(table: "api_keys" | "legacy_keys", id: string): void;
+  record(table: keyof LastUses, id: string): void;
   /** Writes what is buffered; called on a timer and at shutdown. */
   flush(): Promise<void>;
   stop(): Promise<void>;

@@ -37,3 +37,37 @@ async function asAdmin(url: string, work: (client: pg.Client) => Promise<unknown
     await client.end();
   }
 }
+
+/** A session of its own holding ACCESS EXCLUSIVE locks, so that any query on those tables waits. */
+export interface TableLock {
+  /** How many sessions of the database are waiting for a lock now. */
+  waiting(): Promise<number>;
+  /** Ends the session, and with it the transaction and its locks. Safe to call again. */
+  release(): Promise<void>;
+}
+
+/** Locks `tables` of the database at `url` until `release()`. */
+export async function lockTables(url: string, tables: readonly string[]): Promise<TableLock> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    await client.end();
+  };
+  try {
+    await client.query("BEGIN");
+    await client.query(`LOCK TABLE ${tables.map((t) => client.escapeIdentifier(t)).join(", ")} IN ACCESS EXCLUSIVE MODE`);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const waiting = async () => {
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    return rows[0]!.n;
+  };
+  return { waiting, release };
+}
