@@ -32,18 +32,20 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log);
   const legacyHints = await startLegacyHintCache(db, config.legacyRefreshMs, log);
   // What this replica keeps in memory, and the two ways the replica listener keeps it true:
-  // `invalidate` for each change's subjects, and `setCachesEnabled(false)` while changes may be
-  // missed (fail closed).
+  // `invalidate` for each change's subjects (a changed catalog is read again before the change
+  // is confirmed), and `setCachesEnabled(false)` while changes may be missed (fail closed).
   const cacheOptions = { ttlMs: config.cacheTtlMs, maxEntries: config.cacheMaxEntries };
   const keyCache = createVerificationCache(cacheOptions);
   const callerCache = createVerificationCache<CachedCaller>(cacheOptions);
   const catalog = createScopeCatalog(db);
   const invalidate = (subjects: readonly string[]) => {
+    let refreshed: Promise<void> | undefined;
     for (const subject of subjects) {
-      if (subject === SCOPES_SUBJECT) catalog.invalidate();
+      if (subject === SCOPES_SUBJECT) refreshed = catalog.refresh();
       else if (subject.startsWith(principalSubject(""))) callerCache.evict(subject);
       else keyCache.evict(subject);
     }
+    return refreshed;
   };
   const setCachesEnabled = (enabled: boolean) => {
     keyCache.setEnabled(enabled);

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { AuditAction } from "../contract/gen/apikeys/v1/audit_event_pb.js";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { recordChange, SCOPES_SUBJECT } from "../server/replica/change.repository.js";
+import { addScopes } from "../server/scope/scope.repository.js";
 import { lockTables } from "./support/database.js";
 import { outcomeOf } from "./support/outcome.js";
 import { textOf } from "./support/text.js";
@@ -19,6 +21,9 @@ afterAll(() => server?.stop());
 
 const owner = () => server.apiKeys(server.principals.owner);
 const service = () => server.apiKeys(server.principals.service);
+/** The highest change this server's replica has confirmed. */
+const confirmedChange = async () =>
+  BigInt((await sql<{ c: string }>`select confirmed_change::text as c from replicas where id = ${server.app.replica.id}`.execute(server.app.db)).rows[0]!.c);
 
 
 describe("CreateApiKey", () => {
@@ -299,6 +304,33 @@ describe("VerifyApiKey", () => {
       await lock.release();
     }
     expect((await verify("grpc", cold.secret, 10_000)).valid).toBe(true);
+  });
+
+  it("after a scope is added, a cached FULL key is answered from the previous catalog with no query until the replica has read the new one", async () => {
+    const { secret } = await owner().createApiKey({ name: "Full while the catalog changes", access: AccessLevel.FULL });
+    const verify = (timeoutMs: number) => service().verifyApiKey({ key: secret, requiredScopes: ["shipments:read"] }, { timeoutMs });
+    expect((await verify(10_000)).status).toBe(VerificationStatus.INSUFFICIENT_SCOPE);
+    // The scope goes in first; the change that announces it comes while its table is locked, so
+    // the replica's read of the new catalog waits.
+    await addScopes(server.app.db, [{ name: "shipments:read", description: "" }]);
+    const lock = await lockTables(server.app.databaseUrl, ["scopes"]);
+    let changeId: string;
+    try {
+      changeId = await server.app.db.transaction().execute((tx) => recordChange(tx, [SCOPES_SUBJECT]));
+      await expect.poll(() => lock.waiting()).toBe(1);
+      // Not confirmed, so not in force yet: the previous catalog answers, at once.
+      const answers = await Promise.all(Array.from({ length: 20 }, () => verify(500)));
+      expect(answers.map((a) => VerificationStatus[a.status])).toEqual(Array(20).fill("INSUFFICIENT_SCOPE"));
+      expect(await confirmedChange()).toBeLessThan(BigInt(changeId));
+    } finally {
+      await lock.release();
+    }
+    // Confirmed once read: from then on the new scope is passed.
+    await server.app.replica.awaitConfirmation(changeId);
+    expect(await confirmedChange()).toBeGreaterThanOrEqual(BigInt(changeId));
+    const after = await verify(500);
+    expect(after.valid).toBe(true);
+    expect(after.scopes).toContain("shipments:read");
   });
 
   it("while its tables are locked, background work waits with one statement per task instead of draining the pool", async () => {

@@ -284,4 +284,39 @@ describe("confirmation of a change", () => {
       expect(left.rows).toEqual([]);
     });
   });
+
+  it("waits for what a change must read again before confirming it, and a failed read breaks the listener", async () => {
+    // Each "scopes" change hands back a read that the test settles by hand.
+    const reads: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+    const health: boolean[] = [];
+    const replica = await startReplica({
+      databaseUrl: server.app.databaseUrl,
+      db: server.app.db,
+      log: createLogger("error"),
+      onChange: (subjects) => (subjects.includes("scopes") ? new Promise<void>((resolve, reject) => void reads.push({ resolve, reject })) : undefined),
+      onHealth: (ok) => void health.push(ok),
+    });
+    const confirmed = async () =>
+      BigInt((await admin.query<{ c: string }>("select confirmed_change::text as c from replicas where id = $1", [replica.id])).rows[0]!.c);
+    const change = (subjects: string[]) => server.app.db.transaction().execute((tx) => recordChange(tx, subjects));
+    try {
+      const read = await change(["scopes"]);
+      const later = await change(["ak_later"]);
+      await vi.waitFor(() => expect(reads).toHaveLength(1));
+      // The later change needs no read, but confirming it would confirm the earlier one too.
+      await sleep(300);
+      expect(await confirmed()).toBeLessThan(BigInt(read));
+      reads[0]!.resolve();
+      await vi.waitFor(async () => expect(await confirmed()).toBeGreaterThanOrEqual(BigInt(later)));
+
+      const failing = await change(["scopes"]);
+      await vi.waitFor(() => expect(reads).toHaveLength(2));
+      reads[1]!.reject(new Error("the catalog could not be read"));
+      // Caches off, then listening again, which claims every change so far.
+      await vi.waitFor(() => expect(health).toEqual([false, true, false, true]), { timeout: 5000 });
+      expect(await confirmed()).toBeGreaterThanOrEqual(BigInt(failing));
+    } finally {
+      await replica.stop();
+    }
+  });
 });

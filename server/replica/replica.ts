@@ -23,8 +23,12 @@ export interface ReplicaOptions {
   readonly databaseUrl: string;
   readonly db: Db;
   readonly log: Logger;
-  /** Evicts what a change names. Called before the change is confirmed; must not throw. */
-  onChange(subjects: readonly string[]): void;
+  /**
+   * Evicts what a change names. Called before the change is confirmed; must not throw. What must
+   * be read again returns a promise: the change is confirmed once it resolves, and a rejection
+   * counts as a broken listener (caches off, then listen again).
+   */
+  onChange(subjects: readonly string[]): void | Promise<void>;
   /** false: changes may be missed, serve nothing from caches; true: listening again (start empty). */
   onHealth(healthy: boolean): void;
   /** How often the heartbeat is written (default 1000 ms). */
@@ -85,6 +89,8 @@ interface Listener {
   confirmWanted: bigint;
   confirmSent: bigint;
   confirming: boolean;
+  /** What changes received so far still wait for (see `onChange`); confirmations wait for it too. */
+  settling: Promise<void>;
   beating: boolean;
   /** When the last heartbeat was sent, and when the last one that was written (or the registration) was. */
   lastSentAt: number;
@@ -130,10 +136,16 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     if (msg.channel !== CHANGES_CHANNEL || conn.dead || stopped) return;
     const notice = parseNotice(msg.payload);
     if (!notice) return fail(conn, "unreadable change notification", msg.payload);
+    let settled: void | Promise<void>;
     try {
-      options.onChange(notice.subjects);
+      settled = options.onChange(notice.subjects);
     } catch (err) {
       return fail(conn, "evicting a change failed", err);
+    }
+    // A failed read breaks the listener before the confirmation that waits for it could go out.
+    if (settled) {
+      const read = settled.catch((err: unknown) => fail(conn, "reading a change failed", err));
+      conn.settling = Promise.all([conn.settling, read]).then(() => undefined);
     }
     confirm(conn, notice.id);
   }
@@ -148,6 +160,9 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       try {
         while (!conn.dead && conn.confirmWanted > conn.confirmSent) {
           const value = conn.confirmWanted;
+          // Every change up to `value` was received before this point, so this covers them all.
+          await conn.settling;
+          if (conn.dead) return;
           await conn.client.query(CONFIRM, [id, value.toString()]);
           conn.confirmSent = value;
           if (value > confirmed) confirmed = value;
@@ -170,7 +185,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       keepAlive: true,
       connectionTimeoutMillis: 10_000,
     });
-    const conn: Listener = { client, dead: false, confirmWanted: 0n, confirmSent: 0n, confirming: false, beating: false, lastSentAt: 0, lastBeatAt: 0 };
+    const conn: Listener = { client, dead: false, confirmWanted: 0n, confirmSent: 0n, confirming: false, settling: Promise.resolve(), beating: false, lastSentAt: 0, lastBeatAt: 0 };
     client.on("error", (err) => fail(conn, "connection error", err));
     client.on("end", () => fail(conn, "connection closed"));
     client.on("notification", (msg) => onNotification(conn, msg));

@@ -1,6 +1,7 @@
 // The scope catalog in memory, for FULL keys' scope decisions on the verification path. It is
-// read once and again after every change to it (the `scopes` subject of server/replica), and read
-// afresh on every use while changes may be missed (the listener is down).
+// read once, and read again by the replica listener after every change to it (the `scopes`
+// subject of server/replica) before that change is confirmed; it is read afresh on every use
+// while changes may be missed (the listener is down).
 import type { Db } from "../db/database.js";
 import { listScopes } from "./scope.repository.js";
 
@@ -13,51 +14,59 @@ export interface CatalogSnapshot {
 export interface ScopeCatalog {
   /** The catalog now: at once when it is in memory, else once it has been read. */
   current(): CatalogSnapshot | Promise<CatalogSnapshot>;
-  /** Forgets the catalog: it changed. */
-  invalidate(): void;
+  /**
+   * The catalog changed: reads it again, and resolves once this replica serves that read or a
+   * later one. Until then the previous catalog is served, so that a cached verification never
+   * waits for a query; scopes are only ever added, so the older catalog can only refuse a scope
+   * that is brand new. Rejects when the read fails.
+   */
+  refresh(): Promise<void>;
   /** Off: every use reads the database. On again: starts afresh. */
   setEnabled(enabled: boolean): void;
 }
 
 /** Creates the catalog for `db`. */
 export function createScopeCatalog(db: Db): ScopeCatalog {
-  // The catalog in memory, and a read of it in flight.
   let loaded: CatalogSnapshot | undefined;
+  // The first read since the catalog was (re)enabled, shared by the uses that wait for it.
   let loading: Promise<CatalogSnapshot> | undefined;
   let enabled = true;
-  let version = 0;
+  // Reads are numbered as they start; one is served only if no later one is served already, and
+  // only if the catalog was not turned off or on since it started.
+  let started = 0;
+  let served = 0;
   const load = async (): Promise<CatalogSnapshot> => {
     const names = Object.freeze((await listScopes(db)).map((s) => s.name));
     return { names, set: new Set(names) };
+  };
+  const read = async (): Promise<CatalogSnapshot> => {
+    const number = ++started;
+    const snapshot = await load();
+    if (enabled && number > served) {
+      served = number;
+      loaded = snapshot;
+    }
+    return snapshot;
   };
   return {
     current() {
       if (!enabled) return load();
       if (loaded) return loaded;
       if (!loading) {
-        const loadedFor = version;
-        const read = (loading = load());
-        // A failed read, or one that a change overtook, is not kept.
-        read
-          .then(
-            (snapshot) => {
-              if (loadedFor === version) loaded = snapshot;
-            },
-            () => {},
-          )
-          .finally(() => {
-            if (loading === read) loading = undefined;
-          });
+        const first = (loading = read());
+        // A failed read is not kept: the next use reads again.
+        void first.catch(() => {}).finally(() => {
+          if (loading === first) loading = undefined;
+        });
       }
       return loading;
     },
-    invalidate() {
-      version++;
-      loaded = loading = undefined;
+    async refresh() {
+      if (enabled) await read();
     },
     setEnabled(on) {
       enabled = on;
-      version++;
+      served = started;
       loaded = loading = undefined;
     },
   };
