@@ -41,7 +41,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   const invalidate = (subjects: readonly string[]) => {
     let refreshed: Promise<void> | undefined;
     for (const subject of subjects) {
-      if (subject === SCOPES_SUBJECT) refreshed = catalog.refresh();
+      if (subject === SCOPES_SUBJECT) refreshed ??= catalog.refresh();
       else if (subject.startsWith(principalSubject(""))) callerCache.evict(subject);
       else keyCache.evict(subject);
     }

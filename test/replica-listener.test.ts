@@ -13,8 +13,9 @@ import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_p
 import { createHasher } from "../server/hashing.js";
 import { createLogger } from "../server/logger.js";
 import { addPrincipal } from "../server/principal/principal.admin.js";
-import { recordChange } from "../server/replica/change.repository.js";
+import { recordChange, SCOPES_SUBJECT } from "../server/replica/change.repository.js";
 import { startReplica } from "../server/replica/replica.js";
+import { lockTables } from "./support/database.js";
 import { outcomeOf } from "./support/outcome.js";
 import { startTestServer, TEST_ARGON2_ENV, type TestServer } from "./support/test-server.js";
 
@@ -124,6 +125,24 @@ describe("a replica's listener", () => {
       [server.app.replica.id],
     );
     expect(BigInt(rows[0]!.confirmed_change)).toBeGreaterThanOrEqual(BigInt(rows[0]!.latest));
+  });
+
+  it("whose read of a changed catalog is stuck for two heartbeats turns the cache off, as for a missed change, and listens again", async () => {
+    const health = vi.spyOn(keyCache(), "setEnabled");
+    const lock = await lockTables(server.app.databaseUrl, ["scopes"]);
+    let change: string;
+    try {
+      change = await server.app.db.transaction().execute((tx) => recordChange(tx, [SCOPES_SUBJECT]));
+      await vi.waitFor(() => expect(health.mock.calls).toEqual([[false], [true]]), { timeout: 10_000 });
+      expect(server.logs.some((l) => l.includes("replica listener down") && l.includes("its read still running"))).toBe(true);
+    } finally {
+      await lock.release();
+    }
+    // Listening again, it has claimed the change, and its caches started empty.
+    const { rows } = await admin.query<{ c: string }>("select confirmed_change::text as c from replicas where id = $1", [server.app.replica.id]);
+    expect(BigInt(rows[0]!.c)).toBeGreaterThanOrEqual(BigInt(change));
+    const key = await newKey("After a stuck catalog read");
+    expect(await statusOf(key.secret)).toBe("VALID");
   });
 });
 

@@ -150,8 +150,9 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     confirm(conn, notice.id);
   }
 
-  // On the critical path of every delete: one statement on the listener's own connection, and
-  // a burst of notifications is confirmed by one statement for the highest.
+  // On the critical path of every delete: one statement on the listener's own connection, after
+  // any read an earlier change still waits for (see `onChange`), and a burst of notifications is
+  // confirmed by one statement for the highest.
   function confirm(conn: Listener, changeId: bigint): void {
     if (changeId > conn.confirmWanted) conn.confirmWanted = changeId;
     if (conn.confirming) return;
@@ -247,7 +248,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     try {
       const { rows } = await conn.client.query<{ stuck: boolean }>(HEARTBEAT, [id, confirmed.toString(), (STUCK_HEARTBEATS * heartbeatMs) / 1000]);
       conn.lastBeatAt = sentAt;
-      if (rows[0]?.stuck) fail(conn, "a change committed two heartbeats ago was never received");
+      if (rows[0]?.stuck) fail(conn, "a change committed two heartbeats ago is still unconfirmed (never received, or its read still running)");
     } catch (err) {
       if (!conn.dead) log.warn("replica heartbeat failed", { error: err });
     } finally {

@@ -16,7 +16,7 @@ export interface ScopeCatalog {
   current(): CatalogSnapshot | Promise<CatalogSnapshot>;
   /**
    * The catalog changed: reads it again, and resolves once this replica serves that read or a
-   * later one. Until then the previous catalog is served, so that a cached verification never
+   * later one (while the catalog is off, at once: every use reads anyway). Until then the previous catalog is served, so that a cached verification never
    * waits for a query; scopes are only ever added, so the older catalog can only refuse a scope
    * that is brand new. Rejects when the read fails.
    */
