@@ -40,6 +40,12 @@ const statusOf = async (key: string) => VerificationStatus[(await verifier().ver
 const keyCache = () => server.app.caches.keys;
 const listenerName = () => `apikeys-listener-${server.app.replica.id}`;
 
+/** The highest change replica `id` has confirmed. */
+async function confirmedChange(id: string): Promise<bigint> {
+  const { rows } = await admin.query<{ c: string }>("select confirmed_change::text as c from replicas where id = $1", [id]);
+  return BigInt(rows[0]!.c);
+}
+
 async function newKey(name: string) {
   const created = await owner().createApiKey({ name, access: AccessLevel.FULL });
   return { id: created.apiKey!.id, secret: created.secret };
@@ -139,8 +145,7 @@ describe("a replica's listener", () => {
       await lock.release();
     }
     // Listening again, it has claimed the change, and its caches started empty.
-    const { rows } = await admin.query<{ c: string }>("select confirmed_change::text as c from replicas where id = $1", [server.app.replica.id]);
-    expect(BigInt(rows[0]!.c)).toBeGreaterThanOrEqual(BigInt(change));
+    expect(await confirmedChange(server.app.replica.id)).toBeGreaterThanOrEqual(BigInt(change));
     const key = await newKey("After a stuck catalog read");
     expect(await statusOf(key.secret)).toBe("VALID");
   });
@@ -315,8 +320,7 @@ describe("confirmation of a change", () => {
       onChange: (subjects) => (subjects.includes("scopes") ? new Promise<void>((resolve, reject) => void reads.push({ resolve, reject })) : undefined),
       onHealth: (ok) => void health.push(ok),
     });
-    const confirmed = async () =>
-      BigInt((await admin.query<{ c: string }>("select confirmed_change::text as c from replicas where id = $1", [replica.id])).rows[0]!.c);
+    const confirmed = () => confirmedChange(replica.id);
     const change = (subjects: string[]) => server.app.db.transaction().execute((tx) => recordChange(tx, subjects));
     try {
       const read = await change(["scopes"]);

@@ -145,7 +145,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     // A failed read breaks the listener before the confirmation that waits for it could go out.
     if (settled) {
       const read = settled.catch((err: unknown) => fail(conn, "reading a change failed", err));
-      conn.settling = Promise.all([conn.settling, read]).then(() => undefined);
+      conn.settling = conn.settling.then(() => read);
     }
     confirm(conn, notice.id);
   }

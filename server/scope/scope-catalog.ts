@@ -16,9 +16,10 @@ export interface ScopeCatalog {
   current(): CatalogSnapshot | Promise<CatalogSnapshot>;
   /**
    * The catalog changed: reads it again, and resolves once this replica serves that read or a
-   * later one (while the catalog is off, at once: every use reads anyway). Until then the previous catalog is served, so that a cached verification never
-   * waits for a query; scopes are only ever added, so the older catalog can only refuse a scope
-   * that is brand new. Rejects when the read fails.
+   * later one (while the catalog is off, at once: every use reads anyway). Until then the
+   * previous catalog is served, so that a cached verification never waits for a query; scopes
+   * are only ever added, so the older catalog can only refuse a scope that is brand new. Rejects
+   * when the read fails.
    */
   refresh(): Promise<void>;
   /** Off: every use reads the database. On again: starts afresh. */
