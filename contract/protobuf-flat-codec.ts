@@ -62,7 +62,7 @@ function makeCodec(desc: DescMessage): MessageCodec {
   const read: unknown[] = new Array(fields.length);
   const zeroMessage = () => {
     const message = { ...zero };
-    for (const name of lists) message[name] = [];
+    for (let i = 0; i < lists.length; i++) message[lists[i]!] = [];
     return message;
   };
 
@@ -92,7 +92,9 @@ function makeCodec(desc: DescMessage): MessageCodec {
           break;
         case "strings":
           if (!Array.isArray(value)) return undefined;
-          for (const item of value as unknown[]) {
+          // Indexed, not for-of: an iterator and its results per list were most of an answer's garbage.
+          for (let i = 0; i < value.length; i++) {
+            const item: unknown = value[i];
             if (typeof item !== "string") return undefined;
             size += 1 + lengthPrefixed(measure(item));
           }
@@ -122,7 +124,7 @@ function makeCodec(desc: DescMessage): MessageCodec {
           }
           break;
         case "strings":
-          for (const item of value as string[]) at = writeString(out, at, p.tag, item, lengths[k++]!);
+          for (let i = 0; i < (value as string[]).length; i++) at = writeString(out, at, p.tag, (value as string[])[i]!, lengths[k++]!);
       }
     }
     return out;
@@ -159,7 +161,12 @@ function makeCodec(desc: DescMessage): MessageCodec {
         const text = readText(input, start, end);
         if (text === undefined) return generic.decode(bytes);
         if (p.kind === "string") message[p.name] = text;
-        else (message[p.name] as string[]).push(text);
+        else {
+          // A list's first item makes an array of one: pushing onto the empty one would reserve 17.
+          const list = message[p.name] as string[];
+          if (list.length === 0) message[p.name] = [text];
+          else list.push(text);
+        }
         at = end;
       }
       return message as unknown as Message;
