@@ -342,4 +342,27 @@ describe("confirmation of a change", () => {
       await replica.stop();
     }
   });
+
+  it("whose read fails while the replica stops does not keep the replica from leaving the set", async () => {
+    let rejectRead: ((err: Error) => void) | undefined;
+    const warnings: string[] = [];
+    const replica = await startReplica({
+      databaseUrl: server.app.databaseUrl,
+      db: server.app.db,
+      log: createLogger("warn", {}, (line) => void warnings.push(line)),
+      onChange: (subjects) => (subjects.includes("scopes") ? new Promise<void>((_, reject) => void (rejectRead = reject)) : undefined),
+      onHealth: () => {},
+    });
+    const rows = () => server.app.db.selectFrom("replicas").select("id").where("id", "=", replica.id).execute();
+    await server.app.db.transaction().execute((tx) => recordChange(tx, ["scopes"]));
+    await vi.waitFor(() => expect(rejectRead).toBeDefined());
+    expect(await rows()).toHaveLength(1);
+    // stop() sends its LEAVE on the listener's connection before the read's failure is handled;
+    // that failure used to close the connection under it.
+    const stopping = replica.stop();
+    rejectRead!(new Error("the catalog could not be read"));
+    await stopping;
+    expect(warnings).toEqual([]);
+    expect(await rows()).toEqual([]);
+  });
 });

@@ -122,10 +122,11 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
 
   /** The listener connection is gone or cannot be trusted: caches off, then reconnect. */
   function fail(conn: Listener, reason: string, error?: unknown): void {
-    if (conn.dead) return;
+    // Once stopping, stop() closes every listener itself, after leaving the replica set on it.
+    if (conn.dead || stopped) return;
     conn.dead = true;
     conn.client.end().catch(() => {});
-    if (conn !== current || stopped) return;
+    if (conn !== current) return;
     current = undefined;
     setHealthy(false);
     log.warn("replica listener down: serving no cached verification until it listens again", { reason, error });
