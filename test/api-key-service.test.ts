@@ -8,7 +8,7 @@ import { AuditAction } from "../contract/gen/apikeys/v1/audit_event_pb.js";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { recordChange, SCOPES_SUBJECT } from "../server/replica/change.repository.js";
 import { addScopes } from "../server/scope/scope.repository.js";
-import { lockTables } from "./support/database.js";
+import { confirmedChange, lockTables } from "./support/database.js";
 import { outcomeOf } from "./support/outcome.js";
 import { textOf } from "./support/text.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
@@ -22,8 +22,7 @@ afterAll(() => server?.stop());
 const owner = () => server.apiKeys(server.principals.owner);
 const service = () => server.apiKeys(server.principals.service);
 /** The highest change this server's replica has confirmed. */
-const confirmedChange = async () =>
-  BigInt((await sql<{ c: string }>`select confirmed_change::text as c from replicas where id = ${server.app.replica.id}`.execute(server.app.db)).rows[0]!.c);
+const confirmed = () => confirmedChange(server.app.db, server.app.replica.id);
 
 
 describe("CreateApiKey", () => {
@@ -321,13 +320,13 @@ describe("VerifyApiKey", () => {
       // Not confirmed, so not in force yet: the previous catalog answers, at once.
       const answers = await Promise.all(Array.from({ length: 20 }, () => verify(500)));
       expect(answers.map((a) => VerificationStatus[a.status])).toEqual(Array(20).fill("INSUFFICIENT_SCOPE"));
-      expect(await confirmedChange()).toBeLessThan(BigInt(changeId));
+      expect(await confirmed()).toBeLessThan(BigInt(changeId));
     } finally {
       await lock.release();
     }
     // Confirmed once read: from then on the new scope is passed.
     await server.app.replica.awaitConfirmation(changeId);
-    expect(await confirmedChange()).toBeGreaterThanOrEqual(BigInt(changeId));
+    expect(await confirmed()).toBeGreaterThanOrEqual(BigInt(changeId));
     const after = await verify(500);
     expect(after.valid).toBe(true);
     expect(after.scopes).toContain("shipments:read");

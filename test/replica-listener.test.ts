@@ -15,7 +15,7 @@ import { createLogger } from "../server/logger.js";
 import { addPrincipal } from "../server/principal/principal.admin.js";
 import { recordChange, SCOPES_SUBJECT } from "../server/replica/change.repository.js";
 import { startReplica } from "../server/replica/replica.js";
-import { lockTables } from "./support/database.js";
+import { confirmedChange, lockTables } from "./support/database.js";
 import { outcomeOf } from "./support/outcome.js";
 import { startTestServer, TEST_ARGON2_ENV, type TestServer } from "./support/test-server.js";
 
@@ -39,12 +39,6 @@ const verifier = () => server.apiKeys(server.principals.service, "grpc");
 const statusOf = async (key: string) => VerificationStatus[(await verifier().verifyApiKey({ key })).status];
 const keyCache = () => server.app.caches.keys;
 const listenerName = () => `apikeys-listener-${server.app.replica.id}`;
-
-/** The highest change replica `id` has confirmed. */
-async function confirmedChange(id: string): Promise<bigint> {
-  const { rows } = await admin.query<{ c: string }>("select confirmed_change::text as c from replicas where id = $1", [id]);
-  return BigInt(rows[0]!.c);
-}
 
 async function newKey(name: string) {
   const created = await owner().createApiKey({ name, access: AccessLevel.FULL });
@@ -145,7 +139,7 @@ describe("a replica's listener", () => {
       await lock.release();
     }
     // Listening again, it has claimed the change, and its caches started empty.
-    expect(await confirmedChange(server.app.replica.id)).toBeGreaterThanOrEqual(BigInt(change));
+    expect(await confirmedChange(server.app.db, server.app.replica.id)).toBeGreaterThanOrEqual(BigInt(change));
     const key = await newKey("After a stuck catalog read");
     expect(await statusOf(key.secret)).toBe("VALID");
   });
@@ -320,7 +314,7 @@ describe("confirmation of a change", () => {
       onChange: (subjects) => (subjects.includes("scopes") ? new Promise<void>((resolve, reject) => void reads.push({ resolve, reject })) : undefined),
       onHealth: (ok) => void health.push(ok),
     });
-    const confirmed = () => confirmedChange(replica.id);
+    const confirmed = () => confirmedChange(server.app.db, replica.id);
     const change = (subjects: string[]) => server.app.db.transaction().execute((tx) => recordChange(tx, subjects));
     try {
       const read = await change(["scopes"]);
@@ -353,7 +347,7 @@ describe("confirmation of a change", () => {
       onChange: (subjects) => (subjects.includes("scopes") ? new Promise<void>((_, reject) => void (rejectRead = reject)) : undefined),
       onHealth: () => {},
     });
-    const rows = () => server.app.db.selectFrom("replicas").select("id").where("id", "=", replica.id).execute();
+    const rows = async () => (await admin.query("select id from replicas where id = $1", [replica.id])).rows;
     await server.app.db.transaction().execute((tx) => recordChange(tx, ["scopes"]));
     await vi.waitFor(() => expect(rejectRead).toBeDefined());
     expect(await rows()).toHaveLength(1);

@@ -1,8 +1,10 @@
 // A fresh, empty database per test file on the run's shared server (see test/global-setup.ts).
 // Migrating it is the caller's job: `migrateToLatest(createDatabase(db.url))`.
 import { randomBytes } from "node:crypto";
+import { sql } from "kysely";
 import pg from "pg";
 import { inject } from "vitest";
+import type { Db } from "../../server/db/database.js";
 
 /** A database made for one test file. */
 export interface TestDatabase {
@@ -70,4 +72,10 @@ export async function lockTables(url: string, tables: readonly string[]): Promis
     return rows[0]!.n;
   };
   return { waiting, release };
+}
+
+/** The highest change replica `replicaId` has confirmed in its row. */
+export async function confirmedChange(db: Db, replicaId: string): Promise<bigint> {
+  const { rows } = await sql<{ c: string }>`select confirmed_change::text as c from replicas where id = ${replicaId}`.execute(db);
+  return BigInt(rows[0]!.c);
 }
