@@ -8,7 +8,9 @@
 // under a wrong-secret flood in rounds alternating with cached verification alone, Connect JSON on
 // the HTTP port, and memory per cached key (on a second server with a cheap argon2 cost). It
 // prints each figure, the ratios the targets are about, and whether each target is met;
-// a missed target does not fail the run, a wrong answer does.
+// a missed target does not fail the run, a wrong answer does. h2load repeats one request, so past
+// its first call the server sends the answer it kept for that call (server/verify/answer-cache.ts),
+// as it does for a service repeating a verification.
 //
 //   npm run bench:verify     (BENCH_SECONDS, BENCH_ROUNDS, BENCH_COLD_KEYS, BENCH_MEMORY_KEYS override the sizes)
 import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
@@ -505,6 +507,7 @@ async function floodScenario(
 }
 
 // --- scenario 9: memory per cached key, on a second server with a cheap argon2 cost ---
+// Each key's one verification leaves its cache entry and the answer kept for that call: both count.
 
 interface MemoryFigures {
   readonly keys: number;

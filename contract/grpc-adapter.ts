@@ -37,6 +37,21 @@ export interface GrpcAdapterOptions {
   contextValues?: (call: ServerSurfaceCall) => ContextValues;
   /** Aborting it aborts `ctx.signal` of every running call, like connect-node's `shutdownSignal`. */
   shutdownSignal?: AbortSignal;
+  /** The answer cache of a unary method, if it has one (none behind interceptors, which must see every call). */
+  answerCache?: (method: DescMethod) => AnswerCache | undefined;
+}
+
+/**
+ * Answers of a unary method, kept to be sent again, encoded, for a repeated call: a hit neither
+ * decodes the request nor runs the implementation. Which calls are the same, and which answers
+ * may be kept and for how long, is the cache's business; the implementation tells it through the
+ * call's context, which the cache is offered with every answer.
+ */
+export interface AnswerCache<Miss extends object = object> {
+  /** The answer kept for this call, or what `offer` is handed back once the answer is computed. */
+  lookup(call: ServerSurfaceCall, request: Buffer): Buffer | Miss;
+  /** Each answer computed after a miss, encoded, with the context the implementation ran in. */
+  offer(miss: Miss, answer: Buffer, ctx: HandlerContext): void;
 }
 
 /**
@@ -66,8 +81,15 @@ export function createGrpcServiceDefinition<S extends DescService>(
   for (const method of service.methods) {
     const methodSpec = spec.methods[method.localName];
     if (methodSpec === undefined) continue;
-    definition[method.name] = createMethodDefinition(method);
-    implementation[method.name] = createHandler(methodSpec, options);
+    const answers = methodSpec.kind === "unary" && !options.interceptors?.length ? options.answerCache?.(method) : undefined;
+    if (answers) {
+      // The request stays bytes until the cache has looked it up; the handler decodes it on a miss.
+      definition[method.name] = { ...createMethodDefinition(method), requestDeserialize: (bytes: Buffer) => bytes as unknown as DecodedRequest };
+      implementation[method.name] = reusingAnswers(methodSpec as Spec<"unary">, answers, options);
+    } else {
+      definition[method.name] = createMethodDefinition(method);
+      implementation[method.name] = createHandler(methodSpec, options);
+    }
   }
   return { definition, implementation };
 }
@@ -97,18 +119,21 @@ export function createMethodDefinition(method: DescMethod): grpc.MethodDefinitio
       if ("error" in request) throw request.error;
       return input.encode(request.message);
     },
-    requestDeserialize: (bytes) => {
-      try {
-        return { message: input.decode(bytes) };
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        const message = `cannot decode message ${method.input.typeName} from binary: ${reason}`;
-        return { error: new ConnectError(message, Code.InvalidArgument) };
-      }
-    },
-    responseSerialize: (message) => output.encode(message),
+    requestDeserialize: (bytes) => decodeRequest(method, bytes),
+    // An answer from an answer cache, or one encoded for it, is already bytes.
+    responseSerialize: (message) => (Buffer.isBuffer(message) ? message : output.encode(message)),
     responseDeserialize: (bytes) => output.decode(bytes),
   };
+}
+
+function decodeRequest(method: DescMethod, bytes: Buffer): DecodedRequest {
+  try {
+    return { message: messageCodec(method.input).decode(bytes) };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    const message = `cannot decode message ${method.input.typeName} from binary: ${reason}`;
+    return { error: new ConnectError(message, Code.InvalidArgument) };
+  }
 }
 
 type Spec<K extends MethodImplSpec["kind"]> = Extract<MethodImplSpec, { kind: K }>;
@@ -121,7 +146,7 @@ function createHandler(spec: MethodImplSpec, options: GrpcAdapterOptions): grpc.
     case "unary":
       if (!options.interceptors?.length) {
         return (call: grpc.ServerUnaryCall<DecodedRequest, Message>, callback: grpc.sendUnaryData<Message>) =>
-          answerUnary(spec, call, callback, options);
+          answerUnary(spec, call, call.request, callback, options);
       }
       return (call: grpc.ServerUnaryCall<DecodedRequest, Message>, callback: grpc.sendUnaryData<Message>) =>
         void answerOnce(spec, call, callback, options, singleRequest);
@@ -137,24 +162,42 @@ function createHandler(spec: MethodImplSpec, options: GrpcAdapterOptions): grpc.
   }
 }
 
+// A unary method with an answer cache: a hit is sent as it is; a miss is decoded and answered as
+// any unary call, and its answer is offered to the cache.
+function reusingAnswers(spec: Spec<"unary">, answers: AnswerCache, options: GrpcAdapterOptions): grpc.UntypedHandleCall {
+  return (call: grpc.ServerUnaryCall<Buffer, Message>, callback: grpc.sendUnaryData<Message>) => {
+    const found = answers.lookup(call, call.request);
+    if (Buffer.isBuffer(found)) return callback(null, found as unknown as Message);
+    answerUnary(spec, call, decodeRequest(spec.method, call.request), callback, options, { answers, miss: found });
+  };
+}
+
+/** Where an answer computed after an answer cache's miss is offered. */
+interface Offer {
+  readonly answers: AnswerCache;
+  readonly miss: object;
+}
+
 // Unary calls without interceptors, the path every verification takes: the implementation is
 // called directly, with no async frame of the adapter's own around it.
 function answerUnary(
   spec: Spec<"unary">,
-  call: grpc.ServerUnaryCall<DecodedRequest, Message>,
+  call: ServerSurfaceCall,
+  request: DecodedRequest,
   callback: grpc.sendUnaryData<Message>,
   options: GrpcAdapterOptions,
+  offer?: Offer,
 ): void {
   const ctx = new GrpcCallContext(spec.method, call, options.shutdownSignal, options.contextValues?.(call));
   let answer: ReturnType<typeof spec.impl>;
   try {
-    answer = spec.impl(singleRequest(call), ctx);
+    answer = spec.impl(single(request), ctx);
   } catch (err) {
     return fail(call, callback, options, ctx, err);
   }
-  if (!(answer instanceof Promise)) return succeed(call, callback, options, ctx, answer);
+  if (!(answer instanceof Promise)) return succeed(call, callback, options, ctx, answer, undefined, undefined, offer);
   answer.then(
-    (init) => succeed(call, callback, options, ctx, init),
+    (init) => succeed(call, callback, options, ctx, init, undefined, undefined, offer),
     (err: unknown) => fail(call, callback, options, ctx, err),
   );
 }
@@ -189,12 +232,19 @@ function succeed(
   init: MessageInitShape<DescMessage>,
   header = ctx.responseHeaderIfUsed,
   trailer = ctx.responseTrailerIfUsed,
+  offer?: Offer,
 ): void {
   let message: Message;
   try {
     // A flat answer is serialized from its init shape; making it a message first would only copy it.
-    const output = ctx.method.output;
-    message = messageCodec(output).flat ? (init as Message) : create(output, init);
+    const codec = messageCodec(ctx.method.output);
+    message = codec.flat ? (init as Message) : create(ctx.method.output, init);
+    // A kept answer is sent again without headers or trailers, so only answers without them are offered.
+    if (offer && header === undefined && trailer === undefined) {
+      const bytes = codec.encode(message);
+      offer.answers.offer(offer.miss, bytes, ctx);
+      message = bytes as unknown as Message;
+    }
   } catch (err) {
     return fail(call, callback, options, ctx, err);
   }

@@ -32,7 +32,7 @@ export interface Config {
   readonly legacyRefreshMs: number;
   /** How long a verified key or principal token is served from memory at most, in milliseconds. */
   readonly cacheTtlMs: number;
-  /** Most tokens kept in memory (each of the key and principal caches); least recently used go first. */
+  /** Most entries of each in-memory cache (keys, principals, kept gRPC answers). */
   readonly cacheMaxEntries: number;
   /** argon2 checks running at once on a cache miss, and waiting before RESOURCE_EXHAUSTED. */
   readonly argon2MaxConcurrent: number;

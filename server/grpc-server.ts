@@ -12,13 +12,18 @@ import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { ServingStatusMap } from "grpc-health-check";
-import { addConnectService } from "../contract/grpc-adapter.js";
+import { addConnectService, type GrpcAdapterOptions } from "../contract/grpc-adapter.js";
 import { grpcHttp2Servers, useStreamCollections } from "./http2-stream-collections.js";
 import type { ListenerOptions } from "./listener-options.js";
 
 /** Each service with its Connect implementation, every pair type-checked (a tuple of any length). */
 export type ServiceRegistrations<T extends readonly DescService[]> = {
-  readonly [K in keyof T]: { readonly service: T[K]; readonly impl: Partial<ServiceImpl<T[K]>> };
+  readonly [K in keyof T]: {
+    readonly service: T[K];
+    readonly impl: Partial<ServiceImpl<T[K]>>;
+    /** Which of its methods keep answers to repeated calls (see the adapter's AnswerCache). */
+    readonly answerCache?: GrpcAdapterOptions["answerCache"];
+  };
 };
 
 export interface GrpcServerOptions<T extends readonly DescService[] = readonly DescService[]> extends ListenerOptions {
@@ -42,11 +47,12 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   });
   // Each pair was checked against its own service by ServiceRegistrations; past that point the
   // list is heterogeneous and only the untyped view is left.
-  type Untyped = { service: DescService; impl: Partial<ServiceImpl<DescService>> };
+  type Untyped = { service: DescService; impl: Partial<ServiceImpl<DescService>>; answerCache?: GrpcAdapterOptions["answerCache"] };
   const services = opts.services as unknown as readonly Untyped[];
-  for (const { service, impl } of services) {
+  for (const { service, impl, answerCache } of services) {
     addConnectService(server, service, impl, {
       onError: (error, method) => log.error("rpc failed", { rpc: `${service.typeName}/${method.name}`, error }),
+      answerCache,
     });
   }
 

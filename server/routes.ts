@@ -1,5 +1,6 @@
 // The one service wiring both listeners (and in-memory tests) use: implementations with their
 // collaborators, wrapped by the RPC boundary.
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { SupportService } from "../contract/gen/apikeys/v1/support_service_pb.js";
@@ -16,11 +17,12 @@ import { createAuthenticator, type CachedCaller } from "./principal/authenticate
 import { startReplica } from "./replica/replica.js";
 import { principalSubject, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { createScopeCatalog } from "./scope/scope-catalog.js";
+import { createAnswerCache } from "./verify/answer-cache.js";
 import { createArgon2Pool } from "./verify/argon2-pool.js";
 import { createVerificationCache } from "./verify/verification-cache.js";
-import { withRpcBoundary } from "./rpc-boundary.js";
+import { logKeptAnswer, withRpcBoundary } from "./rpc-boundary.js";
 import { createLastUsedRecorder } from "./verify/last-used.js";
-import { createVerifier } from "./verify/verifier.js";
+import { createVerifier, recordUse } from "./verify/verifier.js";
 
 /**
  * Every service with its implementation, and a stop() for the background work they start. This
@@ -52,6 +54,18 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     callerCache.setEnabled(enabled);
     catalog.setEnabled(enabled);
   };
+  // Whole answers to repeated VerifyApiKey calls on the gRPC port, good while the entries and the
+  // catalog they were computed from are (see answer-cache.ts): kept true by the two ways above.
+  const answers = createAnswerCache({
+    keys: keyCache,
+    callers: callerCache,
+    catalog,
+    maxEntries: config.cacheMaxEntries,
+    onReuse: (answer) => {
+      recordUse(lastUsed, answer.key);
+      logKeptAnswer(log, ApiKeyService.method.verifyApiKey, answer.callerId);
+    },
+  });
   const pool = createArgon2Pool({ maxConcurrent: config.argon2MaxConcurrent, maxQueued: config.argon2MaxQueued, maxQueuedPerKey: 4 });
   const verify = createVerifier({ db, hasher, upgradeHash, keyPrefix: config.keyPrefix, lastUsed, legacyHints, cache: keyCache, catalog, pool, cacheTtlMs: config.cacheTtlMs });
   const authenticate = createAuthenticator({ db, hasher, upgradeHash, cache: callerCache, pool, cacheTtlMs: config.cacheTtlMs });
@@ -64,13 +78,17 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   });
   const { awaitConfirmation } = replica;
   const services = [
-    { service: ApiKeyService, impl: withRpcBoundary(ApiKeyService, createApiKeyService({ db, hasher, keyPrefix: config.keyPrefix, verify, awaitConfirmation }), edge) },
+    {
+      service: ApiKeyService,
+      impl: withRpcBoundary(ApiKeyService, createApiKeyService({ db, hasher, keyPrefix: config.keyPrefix, verify, awaitConfirmation }), edge),
+      answerCache: (method: DescMethod) => (method === ApiKeyService.method.verifyApiKey ? answers : undefined),
+    },
     { service: SupportService, impl: withRpcBoundary(SupportService, createSupportService(db, { awaitConfirmation }), edge) },
   ] as const;
   return {
     services,
     /** The in-memory caches, for the replica listener and for tests. */
-    caches: { keys: keyCache, callers: callerCache, invalidate, setEnabled: setCachesEnabled },
+    caches: { keys: keyCache, callers: callerCache, answers, invalidate, setEnabled: setCachesEnabled },
     /** This process as a replica: its id, and waiting for every replica to confirm a change. */
     replica,
     /** Leaves the replica set, flushes buffered last-used times and stops timers. */

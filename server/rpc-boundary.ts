@@ -1,6 +1,6 @@
 // The edge of every RPC, on both listeners: authenticate the caller into the context, run the
 // method, map domain errors to Connect errors in one place, and log one line per call.
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { requestHeaderValue } from "../contract/grpc-call-context.js";
 import { toConnectError } from "./errors.js";
@@ -45,6 +45,12 @@ export function withRpcBoundary<S extends DescService>(
     };
   }
   return wrapped as unknown as ServiceImpl<S>;
+}
+
+/** Writes the line of a call sent a kept answer (see the adapter's AnswerCache), which never reaches the boundary. */
+export function logKeptAnswer(log: Logger, method: DescMethod, callerId: string): void {
+  const level = HOT_METHODS.has(method.name) ? "debug" : "info";
+  if (log.enabled(level)) log[level]("rpc", { rpc: `${method.parent.typeName}/${method.name}`, protocol: "grpc", caller: callerId, code: "ok", cache: "answer" });
 }
 
 // One call through the boundary. A class rather than closures, so that a call answered from

@@ -24,9 +24,9 @@ import * as protoLoader from "@grpc/proto-loader";
 import { service as healthDefinition } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCertificate } from "./support/certificate.js";
-import { addConnectService } from "../contract/grpc-adapter.js";
+import { addConnectService, type AnswerCache } from "../contract/grpc-adapter.js";
 import { requestHeaderValue } from "../contract/grpc-call-context.js";
-import { ApiKeyService, VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { ApiKeyService, VerificationStatus, VerifyApiKeyResponseSchema } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { startGrpcServer, type GrpcServer } from "../server/grpc-server.js";
 import { startHttpServer, type HttpServer } from "../server/http-server.js";
 import { createLogger, type Logger } from "../server/logger.js";
@@ -626,6 +626,105 @@ describe("grpc-js adapter options", () => {
       [true, "the call has ended"],
       [true, "the call has ended"],
     ]);
+  });
+});
+
+describe("grpc-js adapter answer cache", () => {
+  const reusable = createContextKey(false);
+  /** An answer cache keyed by the request's bytes; it keeps what the implementation marked reusable. */
+  function bytesCache() {
+    const kept = new Map<string, Buffer>();
+    const lookups: string[] = [];
+    const offers: Array<{ request: string; answer: Buffer; reusable: boolean }> = [];
+    const cache: AnswerCache<{ request: string }> = {
+      lookup: (_call, request) => {
+        lookups.push(request.toString("hex"));
+        return kept.get(request.toString("hex")) ?? { request: request.toString("hex") };
+      },
+      offer: (miss, answer, ctx) => {
+        offers.push({ request: miss.request, answer, reusable: ctx.values.get(reusable) });
+        if (ctx.values.get(reusable)) kept.set(miss.request, answer);
+      },
+    };
+    return { cache, lookups, offers };
+  }
+  let runs = 0;
+  const impl: Partial<ServiceImpl<typeof ApiKeyService>> = {
+    verifyApiKey(req, ctx) {
+      runs++;
+      if (req.key === "keep") ctx.values.set(reusable, true);
+      if (req.key === "with-header") ctx.responseHeader.set("x-note", "not kept");
+      return { valid: true, keyId: `${req.key}-${runs}` };
+    },
+    listScopes: () => ({ scopes: SCOPES }),
+  };
+  const verify = (port: number) => {
+    const client = createClient(ApiKeyService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+    return async (key: string) => (await client.verifyApiKey({ key })).keyId;
+  };
+
+  it("when a unary method has one, then a kept answer is sent again without running the implementation, and every other answer is offered encoded", async () => {
+    runs = 0;
+    const { cache, lookups, offers } = bytesCache();
+    const server = new grpc.Server();
+    addConnectService(server, ApiKeyService, impl, { answerCache: (method) => (method.name === "VerifyApiKey" ? cache : undefined) });
+    const port = await bind(server);
+    const call = verify(port);
+
+    const answers = [await call("keep"), await call("keep"), await call("once"), await call("once"), await call("with-header")];
+    const scopes = await createClient(ApiKeyService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` })).listScopes({});
+    server.forceShutdown();
+
+    // The second "keep" is the first one's answer; "once" was not marked, so it runs every time.
+    expect(answers).toEqual(["keep-1", "keep-1", "once-2", "once-3", "with-header-4"]);
+    expect(runs).toBe(4);
+    expect(lookups).toHaveLength(5);
+    // Offered: each answer computed, as the bytes sent, except the one with a response header.
+    expect(offers.map((o) => [fromBinary(VerifyApiKeyResponseSchema, o.answer).keyId, o.reusable])).toEqual([
+      ["keep-1", true],
+      ["once-2", false],
+      ["once-3", false],
+    ]);
+    expect(scopes.scopes).toHaveLength(2);
+  });
+
+  it("when a request that missed is not valid protobuf, then INVALID_ARGUMENT says so, and nothing is offered", async () => {
+    const { cache, offers } = bytesCache();
+    const server = new grpc.Server();
+    addConnectService(server, ApiKeyService, impl, { answerCache: () => cache });
+    const port = await bind(server);
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const garbage = Buffer.from([0x0a, 0x64, 0x41]); // field 1 claims 100 bytes, 1 follows
+
+    const result = await callUnary(client, { path: "/apikeys.v1.ApiKeyService/VerifyApiKey", requestSerialize: () => garbage, responseDeserialize: (b: Buffer) => b } as never, {});
+    const after = await verify(port)("keep");
+    client.close();
+    server.forceShutdown();
+
+    expect(result.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(result.error?.details).toMatch(/^cannot decode message apikeys\.v1\.VerifyApiKeyRequest from binary: /);
+    expect(after).toMatch(/^keep-/);
+    expect(offers).toHaveLength(1);
+  });
+
+  it("when interceptors are given, then the answer cache is not used: they see every call", async () => {
+    const { cache, lookups } = bytesCache();
+    const server = new grpc.Server();
+    const seen: string[] = [];
+    const interceptor: Interceptor = (next) => (req) => {
+      seen.push(req.method.name);
+      return next(req);
+    };
+    addConnectService(server, ApiKeyService, impl, { answerCache: () => cache, interceptors: [interceptor] });
+    const port = await bind(server);
+    const call = verify(port);
+
+    await call("keep");
+    await call("keep");
+    server.forceShutdown();
+
+    expect(seen).toEqual(["VerifyApiKey", "VerifyApiKey"]);
+    expect(lookups).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 // Three `apikeys serve` processes on one database, as an operator runs replicas behind a load
 // balancer: a delete, a scope change or a rotation answered by one replica is in force on every
-// replica by the time it returns, although each replica had the key in its cache.
+// replica by the time it returns, although each replica had the key in its cache and kept the answer
+// to the very call that follows.
 import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -55,17 +56,21 @@ async function inParallel(n: number, width: number, trial: (i: number) => Promis
   );
 }
 
-/** How many VerifyApiKey calls each replica has answered from its cache (its debug log lines). */
-const cacheHits = () => replicas.map((r) => r.output().split('"cache":"hit"').length - 1);
+/**
+ * How many VerifyApiKey calls each replica has answered from memory (its debug log lines): decided
+ * from its key cache ("hit"), or sent the answer it kept from an identical earlier call ("answer").
+ */
+type Memory = "hit" | "answer";
+const servedFrom = (memory: Memory) => replicas.map((r) => r.output().split(`"cache":"${memory}"`).length - 1);
 
 /**
- * Asserts that every replica answered at least `trials` verifications from its cache since
+ * Asserts that every replica answered at least `trials` verifications from `memory` since
  * `before`: each trial's second warm-up call on each replica. Waits for the replicas' log lines
  * (the `cache` field of the "rpc" line) to arrive.
  */
-async function expectEveryReplicaServedFromCache(before: number[], trials = TRIALS): Promise<void> {
+async function expectEveryReplicaServedFrom(memory: Memory, before: number[], trials = TRIALS): Promise<void> {
   await vi.waitFor(() => {
-    for (const [n, hits] of cacheHits().entries()) expect(hits - before[n]!, `cache hits of replica ${n}`).toBeGreaterThanOrEqual(trials);
+    for (const [n, count] of servedFrom(memory).entries()) expect(count - before[n]!, `"${memory}" answers of replica ${n}`).toBeGreaterThanOrEqual(trials);
   });
 }
 
@@ -97,7 +102,7 @@ describe("three replicas on one database", () => {
   });
 
   it(`refuse a deleted key on the very next call, on every replica, with warm caches (${TRIALS} trials)`, async () => {
-    const before = cacheHits();
+    const before = servedFrom("answer");
     const wrong: string[] = [];
     await inParallel(TRIALS, PARALLEL, async (i) => {
       const { apiKey, secret } = await managers[(i + 1) % 3]!.createApiKey({ name: `Delete trial ${i}`, access: AccessLevel.FULL });
@@ -110,11 +115,11 @@ describe("three replicas on one database", () => {
     });
     expect(wrong).toEqual([]);
     expectEveryChangeConfirmed();
-    await expectEveryReplicaServedFromCache(before);
+    await expectEveryReplicaServedFrom("answer", before);
   }, 120_000);
 
   it(`refuse a scope removed from a CUSTOM key on the very next call, on every replica (${TRIALS} trials)`, async () => {
-    const before = cacheHits();
+    const before = servedFrom("answer");
     const wrong: string[] = [];
     await inParallel(TRIALS, PARALLEL, async (i) => {
       const { apiKey, secret } = await managers[(i + 1) % 3]!.createApiKey({
@@ -136,11 +141,11 @@ describe("three replicas on one database", () => {
     });
     expect(wrong).toEqual([]);
     expectEveryChangeConfirmed();
-    await expectEveryReplicaServedFromCache(before);
+    await expectEveryReplicaServedFrom("answer", before);
   }, 120_000);
 
   it(`refuse a rotated-out secret and accept the new one on the very next call, on every replica (${TRIALS} trials)`, async () => {
-    const before = cacheHits();
+    const before = servedFrom("answer");
     const wrong: string[] = [];
     await inParallel(TRIALS, PARALLEL, async (i) => {
       const { apiKey, secret: old } = await managers[(i + 1) % 3]!.createApiKey({ name: `Rotation trial ${i}`, access: AccessLevel.FULL });
@@ -157,12 +162,12 @@ describe("three replicas on one database", () => {
     });
     expect(wrong).toEqual([]);
     expectEveryChangeConfirmed();
-    await expectEveryReplicaServedFromCache(before);
+    await expectEveryReplicaServedFrom("answer", before);
   }, 120_000);
 
   it("accept a remembered wrong secret on the very next call, on every replica, once a rotation makes it the key's (50 trials)", async () => {
     const { mintToken } = await import("../contract/key-format.js");
-    const before = cacheHits();
+    const before = servedFrom("hit");
     const wrong: string[] = [];
     await inParallel(50, PARALLEL, async (i) => {
       const { apiKey, secret } = await managers[(i + 1) % 3]!.createApiKey({ name: `Guess trial ${i}`, access: AccessLevel.FULL });
@@ -177,7 +182,7 @@ describe("three replicas on one database", () => {
     });
     expect(wrong).toEqual([]);
     expectEveryChangeConfirmed();
-    await expectEveryReplicaServedFromCache(before, 50);
+    await expectEveryReplicaServedFrom("hit", before, 50);
   }, 120_000);
 
   it("never keep a key valid in a cache when verifications race its delete (30 races)", async () => {
@@ -186,8 +191,8 @@ describe("three replicas on one database", () => {
       const { apiKey, secret } = await managers[i % 3]!.createApiKey({ name: `Race ${i}`, access: AccessLevel.FULL });
       let deleted = false;
       let stop = false;
-      // Three callers per replica, verifying without pause: cold misses (argon2 in flight) and
-      // cache hits on every replica while the delete commits, evicts and confirms.
+      // Three callers per replica, verifying without pause: cold misses (argon2 in flight), cache
+      // hits and kept answers on every replica while the delete commits, evicts and confirms.
       const callers = verifiers.flatMap((verifier, n) =>
         [0, 1, 2].map(async () => {
           while (!stop) {

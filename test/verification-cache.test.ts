@@ -36,6 +36,38 @@ describe("verification cache", () => {
     expect(cache.get("ak_current")?.subject).toBe("k1");
   });
 
+  it("evicts a subject's tokens that are left after others of it went (expired or dropped when full)", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 3 });
+    const g = cache.generation();
+    cache.set("ak_expired", entry("k1", Date.now() - 1), g);
+    cache.set("ak_current", entry("k1"), g);
+    cache.set("ak_grace", entry("k1"), g);
+    expect(cache.get("ak_expired")).toBeUndefined(); // expired: removed
+    cache.set("ak_x", entry("x"), g);
+    cache.set("ak_y", entry("y"), g); // full: drops ak_current, the least recently used
+    expect(cache.get("ak_current")).toBeUndefined();
+    cache.evict("k1");
+    expect(cache.get("ak_grace")).toBeUndefined();
+    expect(cache.stats().size).toBe(2);
+    // A lone token of a subject is evicted as well.
+    cache.evict("x");
+    expect(cache.get("ak_x")).toBeUndefined();
+    expect(cache.get("ak_y")?.subject).toBe("y");
+  });
+
+  it("tells whether what was read about a subject may have changed since a generation", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
+    const before = cache.generation();
+    cache.evict("k1");
+    const after = cache.generation();
+    expect([cache.changedSince("k1", before), cache.changedSince("k1", after), cache.changedSince("k2", before)]).toEqual([true, false, false]);
+    cache.clear();
+    expect(cache.changedSince("k2", after)).toBe(true);
+    const now = cache.generation();
+    cache.setEnabled(false);
+    expect(cache.changedSince("k2", now)).toBe(true);
+  });
+
   it("does not serve an entry past its expiry", () => {
     const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
     cache.set("ak_old", entry("k1", Date.now() - 1), cache.generation());

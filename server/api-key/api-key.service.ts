@@ -16,6 +16,7 @@ import { callerOf, requireKeyManager, requireVerifier, type Caller } from "../pr
 import { logFieldsKey } from "../rpc-boundary.js";
 import { recordChange } from "../replica/change.repository.js";
 import { listScopes } from "../scope/scope.repository.js";
+import { reusableAnswerKey } from "../verify/answer-cache.js";
 import type { Verification, Verifier, VerifyStatus } from "../verify/verifier.js";
 import { accessToProto, apiKeyRowToProto, etagOf } from "./api-key.mapper.js";
 import { findApiKeyById, findApiKeyForUpdate, insertApiKey, listApiKeys, updateApiKey } from "./api-key.repository.js";
@@ -248,10 +249,11 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
     },
 
     verifyApiKey(req, ctx) {
-      const { workspaceId } = requireVerifier(callerOf(ctx));
+      const caller = callerOf(ctx);
+      const { workspaceId } = requireVerifier(caller);
       const result = deps.verify({ token: req.key, requiredScopes: req.requiredScopes, visibleWorkspace: workspaceId });
       // A cached verification is answered without a promise (see createVerifier).
-      return result instanceof Promise ? result.then((r) => verificationToProto(r, ctx)) : verificationToProto(result, ctx);
+      return result instanceof Promise ? result.then((r) => verificationToProto(r, ctx, caller)) : verificationToProto(result, ctx, caller);
     },
 
     async listAuditEvents(req, ctx) {
@@ -270,10 +272,15 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
   };
 }
 
-/** The answer to VerifyApiKey; notes on the call's log line whether the cache decided. */
-function verificationToProto(result: Verification, ctx: HandlerContext) {
+/**
+ * The answer to VerifyApiKey; notes on the call's log line whether the cache decided. An answer
+ * about a key whose secret matched may be sent again for the same call (see answer-cache.ts) while
+ * what it was computed from stays unchanged.
+ */
+function verificationToProto(result: Verification, ctx: HandlerContext, caller: Caller) {
   const fields = ctx.values.get(logFieldsKey);
   if (fields) fields.cache = result.cached ? "hit" : "miss";
+  if (result.entry) ctx.values.set(reusableAnswerKey, { key: result.entry, caller, catalog: result.catalog });
   return {
     valid: result.status === "valid",
     status: STATUS[result.status],

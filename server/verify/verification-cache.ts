@@ -57,6 +57,8 @@ export interface VerificationCache<T extends { subject: string; expiresAt: numbe
   generation(): number;
   /** Stores a result read since `generation`, unless its subject was evicted (or all) meanwhile. */
   set(token: string, value: T, generation: number): void;
+  /** Whether what was read about `subject` at `generation` may be out of date now: evicted, cleared or off since. */
+  changedSince(subject: string, generation: number): boolean;
   /** Drops every entry of `subject`; results read before now will not be stored. */
   evict(subject: string): void;
   /** Drops everything; results read before now will not be stored. */
@@ -79,7 +81,9 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
   const entries = new Map<string, { readonly value: T; stamp: number }>();
   const half = Math.ceil(options.maxEntries / 2);
   let stored = 0;
-  const bySubject = new Map<string, Set<string>>();
+  // Each subject's entries: almost always one (a key has one secret but during a rotation's
+  // grace), so a lone entry is kept as itself, which takes a fraction of a Set's memory.
+  const bySubject = new Map<string, string | Set<string>>();
   // Generations: a counter bumped by every eviction, and when each subject was last evicted.
   let counter = 0;
   let clearedAt = 0;
@@ -91,8 +95,15 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
   function remove(key: string, value: T): void {
     entries.delete(key);
     const keys = bySubject.get(value.subject);
-    keys?.delete(key);
-    if (keys?.size === 0) bySubject.delete(value.subject);
+    if (keys === key) bySubject.delete(value.subject);
+    else if (typeof keys === "object") {
+      keys.delete(key);
+      if (keys.size === 0) bySubject.delete(value.subject);
+    }
+  }
+
+  function changedSince(subject: string, generation: number): boolean {
+    return !enabled || generation < clearedAt || generation < (evictedAt.get(subject) ?? 0);
   }
 
   function dropAll(): void {
@@ -124,22 +135,27 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
     generation: () => counter,
 
     set(token, value, generation) {
-      if (!enabled || generation < clearedAt || generation < (evictedAt.get(value.subject) ?? 0)) return;
+      if (changedSince(value.subject, generation)) return;
       const key = keyOf(token);
       const previous = entries.get(key);
       if (previous) remove(key, previous.value);
       entries.set(key, { value, stamp: ++stored });
-      let keys = bySubject.get(value.subject);
-      if (!keys) bySubject.set(value.subject, (keys = new Set()));
-      keys.add(key);
+      const keys = bySubject.get(value.subject);
+      if (keys === undefined) bySubject.set(value.subject, key);
+      else if (typeof keys === "object") keys.add(key);
+      else bySubject.set(value.subject, new Set([keys, key]));
       while (entries.size > options.maxEntries) {
         const [oldestKey, oldest] = entries.entries().next().value as [string, { value: T }];
         remove(oldestKey, oldest.value);
       }
     },
 
+    changedSince,
+
     evict(subject) {
-      for (const key of bySubject.get(subject) ?? []) entries.delete(key);
+      const keys = bySubject.get(subject);
+      if (typeof keys === "string") entries.delete(keys);
+      else for (const key of keys ?? []) entries.delete(key);
       bySubject.delete(subject);
       evictedAt.set(subject, ++counter);
       // The marks only matter to misses in flight; a bounded map keeps memory flat under churn.

@@ -36,6 +36,10 @@ export interface Verification {
   readonly missingScopes?: readonly string[];
   /** True when the cache decided, with no database work. */
   readonly cached?: boolean;
+  /** The key's cache entry, when the key was found and its secret matched: what a kept answer stands on. */
+  readonly entry?: CachedKey;
+  /** The catalog a FULL key was decided against. */
+  readonly catalog?: CatalogSnapshot;
 }
 
 export interface VerifyRequest {
@@ -83,13 +87,14 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 
   function decideWith(key: CachedKey, catalog: CatalogSnapshot | undefined, required: readonly string[], cached: boolean): Verification {
     const missing = missingScopes(key.access, key.scopes, catalog?.set ?? EMPTY_SET, required);
-    const id = key.legacy ? key.subject.slice(LEGACY_PREFIX.length) : key.subject;
-    deps.lastUsed.record(key.legacy ? "legacy_keys" : "api_keys", id);
+    recordUse(deps.lastUsed, key);
     return {
       status: missing.length > 0 ? "insufficient_scope" : "valid",
-      key: { id, workspaceId: key.workspaceId, access: key.access, scopes: catalog?.names ?? key.scopes, legacy: key.legacy },
+      key: { id: keyIdOf(key), workspaceId: key.workspaceId, access: key.access, scopes: catalog?.names ?? key.scopes, legacy: key.legacy },
       missingScopes: missing.length > 0 ? Object.freeze(missing) : undefined,
       cached,
+      entry: key,
+      catalog,
     };
   }
 
@@ -212,3 +217,11 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 const EMPTY_SET: ReadonlySet<string> = new Set();
 // A legacy key's cache subject is its id behind this prefix; the answer names the bare id.
 const LEGACY_PREFIX = legacySubject("");
+
+/** The id of the key a cache entry stands for, as answers name it. */
+const keyIdOf = (key: CachedKey) => (key.legacy ? key.subject.slice(LEGACY_PREFIX.length) : key.subject);
+
+/** Notes a use of the key a cache entry stands for, in the table it lives in. */
+export function recordUse(lastUsed: LastUsedRecorder, key: CachedKey): void {
+  lastUsed.record(key.legacy ? "legacy_keys" : "api_keys", keyIdOf(key));
+}

@@ -1,0 +1,121 @@
+// Whole VerifyApiKey answers on the gRPC port, kept so that a service repeating a call (the same
+// authorization header, the same request bytes) is sent the same encoded answer again. A hit costs
+// one HMAC and a map lookup, where the full path decodes the request, hashes both tokens, decides
+// the scopes and encodes the answer; that difference is most of what a cached verification cost
+// above the server's cheapest call.
+//
+// Like the key and caller caches it is keyed by an HMAC (of the header and the request), so it
+// never holds a secret. It needs no eviction of its own: a kept answer is sent only while what it
+// was computed from is unchanged (the key's and the caller's cache entries, which the replica
+// listener evicts, and for a FULL key the scope catalog), and while both entries would last.
+// Answers are kept only when the implementation says so, through `reusableAnswerKey`.
+import { createContextKey } from "@connectrpc/connect";
+import type { AnswerCache } from "../../contract/grpc-adapter.js";
+import type { Caller } from "../principal/caller.js";
+import type { CachedCaller } from "../principal/authenticate.js";
+import { principalSubject } from "../replica/change.repository.js";
+import type { CatalogSnapshot, ScopeCatalog } from "../scope/scope-catalog.js";
+import { createTokenHmac } from "./token-hmac.js";
+import type { CachedKey, VerificationCache } from "./verification-cache.js";
+
+/** What an answer was computed from; set by an implementation whose answer may be sent again. */
+export interface ReusableAnswer {
+  readonly key: CachedKey;
+  readonly caller: Caller;
+  /** The catalog a FULL key's answer was decided against; undefined for a CUSTOM key. */
+  readonly catalog: CatalogSnapshot | undefined;
+}
+
+export const reusableAnswerKey = createContextKey<ReusableAnswer | undefined>(undefined, { description: "answer may be reused" });
+
+export interface KeptAnswer {
+  /** The encoded answer as a Latin-1 string, which takes less memory than a Buffer of it. */
+  readonly bytes: string;
+  readonly key: CachedKey;
+  readonly callerId: string;
+  readonly callerSubject: string;
+  readonly catalog: CatalogSnapshot | undefined;
+  /** The key and caller caches' generations when the call began: a change since means stale. */
+  readonly keyGeneration: number;
+  readonly callerGeneration: number;
+  readonly expiresAt: number;
+}
+
+/** A call that missed: the caches' generations before anything was read, and the slot it would take. */
+interface Miss {
+  readonly slot: string | undefined;
+  readonly keyGeneration: number;
+  readonly callerGeneration: number;
+}
+
+export interface VerifyAnswerCache extends AnswerCache<Miss> {
+  stats(): { readonly hits: number; readonly size: number };
+}
+
+interface AnswerCacheDeps {
+  readonly keys: VerificationCache;
+  readonly callers: VerificationCache<CachedCaller>;
+  readonly catalog: ScopeCatalog;
+  /** Most answers kept; the oldest go first. */
+  readonly maxEntries: number;
+  /** Told of every answer sent again (to record the key's use). */
+  readonly onReuse: (answer: KeptAnswer) => void;
+}
+
+/** An empty answer cache. */
+export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
+  const { keys, callers, catalog } = deps;
+  const slotOf = createTokenHmac();
+  const kept = new Map<string, KeptAnswer>();
+  let hits = 0;
+
+  const current = (answer: KeptAnswer) =>
+    answer.expiresAt > Date.now() &&
+    !keys.changedSince(answer.key.subject, answer.keyGeneration) &&
+    !callers.changedSince(answer.callerSubject, answer.callerGeneration) &&
+    (answer.catalog === undefined || answer.catalog === catalog.current());
+
+  return {
+    lookup(call, request) {
+      const keyGeneration = keys.generation();
+      const callerGeneration = callers.generation();
+      const header = call.metadata.get("authorization");
+      // A call with other than one authorization header is not kept: it is never worth it.
+      if (header.length !== 1 || typeof header[0] !== "string") return { slot: undefined, keyGeneration, callerGeneration };
+      // No NUL can occur in an HTTP/2 header value, so header and request are told apart.
+      const slot = slotOf(`${header[0]}\u0000${request.toString("latin1")}`);
+      const answer = kept.get(slot);
+      if (answer !== undefined) {
+        if (current(answer)) {
+          hits++;
+          deps.onReuse(answer);
+          return Buffer.from(answer.bytes, "latin1");
+        }
+        kept.delete(slot);
+      }
+      return { slot, keyGeneration, callerGeneration };
+    },
+
+    offer(miss, bytes, ctx) {
+      const reuse = ctx.values.get(reusableAnswerKey);
+      if (reuse === undefined || miss.slot === undefined || reuse.caller.expiresAt === undefined) return;
+      const answer: KeptAnswer = {
+        bytes: bytes.toString("latin1"),
+        key: reuse.key,
+        callerId: reuse.caller.id,
+        callerSubject: principalSubject(reuse.caller.id),
+        catalog: reuse.catalog,
+        keyGeneration: miss.keyGeneration,
+        callerGeneration: miss.callerGeneration,
+        expiresAt: Math.min(reuse.key.expiresAt, reuse.caller.expiresAt),
+      };
+      // An answer computed across a change is never kept.
+      if (!current(answer)) return;
+      kept.delete(miss.slot);
+      kept.set(miss.slot, answer);
+      if (kept.size > deps.maxEntries) kept.delete(kept.keys().next().value!);
+    },
+
+    stats: () => ({ hits, size: kept.size }),
+  };
+}
