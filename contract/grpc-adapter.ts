@@ -37,7 +37,10 @@ export interface GrpcAdapterOptions {
   contextValues?: (call: ServerSurfaceCall) => ContextValues;
   /** Aborting it aborts `ctx.signal` of every running call, like connect-node's `shutdownSignal`. */
   shutdownSignal?: AbortSignal;
-  /** The answer cache of a unary method, if it has one (none behind interceptors, which must see every call). */
+  /**
+   * The answer cache of a unary method, if it has one. Not used behind interceptors, which must see
+   * every call, nor with contextValues, which an answer may depend on unbeknown to the cache.
+   */
   answerCache?: (method: DescMethod) => AnswerCache | undefined;
 }
 
@@ -81,7 +84,8 @@ export function createGrpcServiceDefinition<S extends DescService>(
   for (const method of service.methods) {
     const methodSpec = spec.methods[method.localName];
     if (methodSpec === undefined) continue;
-    const answers = methodSpec.kind === "unary" && !options.interceptors?.length ? options.answerCache?.(method) : undefined;
+    const cacheable = methodSpec.kind === "unary" && !options.interceptors?.length && !options.contextValues;
+    const answers = cacheable ? options.answerCache?.(method) : undefined;
     if (answers) {
       // The request stays bytes until the cache has looked it up; the handler decodes it on a miss.
       definition[method.name] = { ...createMethodDefinition(method), requestDeserialize: (bytes: Buffer) => bytes as unknown as DecodedRequest };
@@ -163,12 +167,19 @@ function createHandler(spec: MethodImplSpec, options: GrpcAdapterOptions): grpc.
 }
 
 // A unary method with an answer cache: a hit is sent as it is; a miss is decoded and answered as
-// any unary call, and its answer is offered to the cache.
+// any unary call, and its answer is offered to the cache. A cache that fails is reported
+// (onError) and the call is answered without it.
 function reusingAnswers(spec: Spec<"unary">, answers: AnswerCache, options: GrpcAdapterOptions): grpc.UntypedHandleCall {
   return (call: grpc.ServerUnaryCall<Buffer, Message>, callback: grpc.sendUnaryData<Message>) => {
-    const found = answers.lookup(call, call.request);
+    let found: Buffer | object | undefined;
+    try {
+      found = answers.lookup(call, call.request);
+    } catch (err) {
+      options.onError?.(err, spec.method);
+    }
     if (Buffer.isBuffer(found)) return callback(null, found as unknown as Message);
-    answerUnary(spec, call, decodeRequest(spec.method, call.request), callback, options, { answers, miss: found });
+    const offer = found && { answers, miss: found };
+    answerUnary(spec, call, decodeRequest(spec.method, call.request), callback, options, offer);
   };
 }
 
@@ -242,8 +253,12 @@ function succeed(
     // A kept answer is sent again without headers or trailers, so only answers without them are offered.
     if (offer && header === undefined && trailer === undefined) {
       const bytes = codec.encode(message);
-      offer.answers.offer(offer.miss, bytes, ctx);
       message = bytes as unknown as Message;
+      try {
+        offer.answers.offer(offer.miss, bytes, ctx);
+      } catch (err) {
+        options.onError?.(err, ctx.method);
+      }
     }
   } catch (err) {
     return fail(call, callback, options, ctx, err);

@@ -63,7 +63,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     maxEntries: config.cacheMaxEntries,
     onReuse: (answer) => {
       recordUse(lastUsed, answer.key);
-      logKeptAnswer(log, ApiKeyService.method.verifyApiKey, answer.callerId);
+      logKeptAnswer(log, ApiKeyService.method.verifyApiKey, answer.caller.id);
     },
   });
   const pool = createArgon2Pool({ maxConcurrent: config.argon2MaxConcurrent, maxQueued: config.argon2MaxQueued, maxQueuedPerKey: 4 });

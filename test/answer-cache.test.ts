@@ -2,6 +2,7 @@
 // sent the answer kept from the first, and every change that could alter that answer drops it
 // first: the key's, the caller's and the scope catalog's.
 import { execFile } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { Code, createContextValues } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
@@ -12,10 +13,9 @@ import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_p
 import { createHasher } from "../server/hashing.js";
 import { addPrincipal } from "../server/principal/principal.admin.js";
 import type { CachedCaller } from "../server/principal/authenticate.js";
-import type { Caller } from "../server/principal/caller.js";
 import { principalSubject } from "../server/replica/change.repository.js";
 import { createScopeCatalog } from "../server/scope/scope-catalog.js";
-import { createAnswerCache, reusableAnswerKey, type KeptAnswer, type ReusableAnswer } from "../server/verify/answer-cache.js";
+import { createAnswerCache, MAX_KEPT_ANSWER_BYTES, reusableAnswerKey, type KeptAnswer, type ReusableAnswer } from "../server/verify/answer-cache.js";
 import { createVerificationCache, type CachedKey } from "../server/verify/verification-cache.js";
 import { outcomeOf } from "./support/outcome.js";
 import { startTestServer, TEST_ARGON2_ENV, type TestServer } from "./support/test-server.js";
@@ -30,7 +30,8 @@ afterAll(async () => {
 
 describe("the answer cache, on its own", () => {
   const key: CachedKey = { subject: "ak_one", workspaceId: "ws_one", access: "custom", scopes: ["orders:read"], legacy: false, expiresAt: Date.now() + 60_000 };
-  const caller: Caller = { id: "pr_caller", name: "gateway", kind: "service", workspaceId: null, role: null, expiresAt: Date.now() + 60_000 };
+  const callerOf = (id: string): CachedCaller => ({ id, name: "gateway", kind: "service", workspaceId: null, role: null, subject: principalSubject(id), expiresAt: Date.now() + 60_000 });
+  const caller = callerOf("pr_caller");
   const callWith = (...authorization: string[]) => {
     const metadata = new grpc.Metadata();
     for (const value of authorization) metadata.add("authorization", value);
@@ -48,11 +49,11 @@ describe("the answer cache, on its own", () => {
     const reused: KeptAnswer[] = [];
     const cache = createAnswerCache({ keys, callers, catalog, maxEntries: 100, onReuse: (a) => reused.push(a) });
     /** Looks the call up, then offers `answer` computed with `ctx`, as the adapter does on a miss. */
-    const answerOnce = (call: never, ctx: never, between = () => {}) => {
+    const answerOnce = (call: never, ctx: never, between = () => {}, bytes = answer) => {
       const miss = cache.lookup(call, request);
       expect(Buffer.isBuffer(miss)).toBe(false);
       between();
-      cache.offer(miss as never, answer, ctx);
+      cache.offer(miss as never, bytes, ctx);
     };
     const isKept = (call: never) => Buffer.isBuffer(cache.lookup(call, request));
     return { keys, callers, catalog, cache, reused, answerOnce, isKept };
@@ -65,16 +66,16 @@ describe("the answer cache, on its own", () => {
     expect(cache.lookup(callWith("Bearer a"), request)).toEqual(answer);
     expect(isKept(callWith("Bearer b"))).toBe(false);
     expect(Buffer.isBuffer(cache.lookup(callWith("Bearer a"), Buffer.from("other request")))).toBe(false);
-    expect(reused.map((a) => [a.key, a.callerId])).toEqual([[key, "pr_caller"]]);
+    expect(reused.map((a) => [a.key, a.caller])).toEqual([[key, caller]]);
     expect(cache.stats()).toEqual({ hits: 1, size: 1 });
   });
 
-  it("keeps nothing unmarked, nothing past its key's or caller's expiry, and nothing for a call without exactly one authorization header", () => {
+  it("keeps nothing unmarked, nothing past its key's or caller's expiry, nothing long, and nothing for a call without exactly one authorization header", () => {
     const { cache, answerOnce, isKept } = fresh();
     answerOnce(callWith("Bearer a"), { values: createContextValues() } as never);
     answerOnce(callWith("Bearer b"), reusable({ key: { ...key, expiresAt: Date.now() - 1 } }));
     answerOnce(callWith("Bearer c"), reusable({ caller: { ...caller, expiresAt: Date.now() - 1 } }));
-    answerOnce(callWith("Bearer d"), reusable({ caller: { ...caller, expiresAt: undefined } }));
+    answerOnce(callWith("Bearer d"), reusable(), () => {}, Buffer.alloc(MAX_KEPT_ANSWER_BYTES + 1));
     answerOnce(callWith(), reusable());
     answerOnce(callWith("Bearer e", "Bearer f"), reusable());
 
@@ -96,7 +97,7 @@ describe("the answer cache, on its own", () => {
     const snapshot = await catalog.current();
     const calls = ["key", "caller", "catalog", "off"].map((name) => callWith(`Bearer ${name}`));
     // Each on its own key and caller, so that each change concerns one of them.
-    const on = (n: number, over: Partial<CachedKey> = {}) => ({ key: { ...key, subject: `ak_${n}`, ...over }, caller: { ...caller, id: `pr_${n}` } });
+    const on = (n: number, over: Partial<CachedKey> = {}) => ({ key: { ...key, subject: `ak_${n}`, ...over }, caller: callerOf(`pr_${n}`) });
     answerOnce(calls[0]!, reusable(on(0)));
     answerOnce(calls[1]!, reusable(on(1)));
     answerOnce(calls[2]!, reusable({ ...on(2, { access: "full" }), catalog: snapshot }));
@@ -107,8 +108,9 @@ describe("the answer cache, on its own", () => {
     callers.evict(principalSubject("pr_1"));
     await catalog.refresh();
     expect(calls.map(isKept)).toEqual([false, false, false, true]);
-    keys.setEnabled(false);
-    keys.setEnabled(true);
+    callers.setEnabled(false);
+    expect(isKept(calls[3]!)).toBe(false);
+    callers.setEnabled(true); // on again, starting empty: what was kept stays out of date
     expect(isKept(calls[3]!)).toBe(false);
   });
 });
@@ -124,22 +126,27 @@ describe("kept answers on a server", () => {
     const created = await owner().createApiKey({ name: "Repeated", access: AccessLevel.CUSTOM, scopes: ["orders:read"] });
     const verify = (requiredScopes: string[], token = server.principals.service) =>
       server.apiKeys(token, "grpc").verifyApiKey({ key: created.secret, requiredScopes });
+    const lastUsed = async () =>
+      (await server.app.db.selectFrom("api_keys").select("last_used_at").where("id", "=", created.apiKey!.id).executeTakeFirstOrThrow()).last_used_at;
     const first = await verify(["orders:read"]);
-    const before = kept();
+    // The first call's use is written (a flush every 100 ms here); then nothing is left to write.
+    await expect.poll(lastUsed).not.toBeNull();
     await sql`update api_keys set last_used_at = null where id = ${created.apiKey!.id}`.execute(server.app.db);
+    await sleep(300);
+    expect(await lastUsed()).toBeNull();
 
+    const before = kept();
     const again = await verify(["orders:read"]);
+    expect(kept() - before).toBe(1);
+    expect(again).toEqual(first);
+    // The kept answer's use is recorded like any other.
+    await expect.poll(lastUsed).not.toBeNull();
+
     const otherScopes = await verify(["orders:write"]);
     const otherCaller = await verify(["orders:read"], server.principals.owner);
-
-    expect(again).toEqual(first);
     expect(kept() - before).toBe(1);
     expect(VerificationStatus[otherScopes.status]).toBe("INSUFFICIENT_SCOPE");
     expect(otherCaller.valid).toBe(true);
-    // The kept answer's use is recorded like any other (a flush every 100 ms here).
-    await expect
-      .poll(async () => (await server.app.db.selectFrom("api_keys").select("last_used_at").where("id", "=", created.apiKey!.id).executeTakeFirstOrThrow()).last_used_at)
-      .not.toBeNull();
   });
 
   it("drop a caller's answers when its token is revoked: the next identical call is refused", async () => {
@@ -182,6 +189,9 @@ describe("kept answers on a server", () => {
 
     await owner().updateApiKey({ apiKey: { id: created.apiKey!.id, scopes: ["orders:read"] }, updateMask: { paths: ["scopes"] } });
     const changed = await verify();
+    const beforeDelete = kept();
+    expect((await verify()).valid).toBe(false);
+    expect(kept() - beforeDelete).toBe(1); // that answer was kept, and the delete must retire it
     await owner().deleteApiKey({ id: created.apiKey!.id });
     const deleted = await verify();
 

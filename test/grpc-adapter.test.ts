@@ -707,6 +707,33 @@ describe("grpc-js adapter answer cache", () => {
     expect(offers).toHaveLength(1);
   });
 
+  it("when the answer cache fails, then the call is answered without it and the failure reported", async () => {
+    runs = 0;
+    const failures: string[] = [];
+    const failing = (where: "lookup" | "offer"): AnswerCache => ({
+      lookup: () => {
+        if (where === "lookup") throw new Error("lookup failed");
+        return {};
+      },
+      offer: () => {
+        throw new Error("offer failed");
+      },
+    });
+    const answers: string[] = [];
+    for (const where of ["lookup", "offer"] as const) {
+      const server = new grpc.Server();
+      addConnectService(server, ApiKeyService, impl, {
+        answerCache: () => failing(where),
+        onError: (error, method) => failures.push(`${method.name}: ${(error as Error).message}`),
+      });
+      answers.push(await verify(await bind(server))("keep"));
+      server.forceShutdown();
+    }
+
+    expect(answers).toEqual(["keep-1", "keep-2"]);
+    expect(failures).toEqual(["VerifyApiKey: lookup failed", "VerifyApiKey: offer failed"]);
+  });
+
   it("when interceptors are given, then the answer cache is not used: they see every call", async () => {
     const { cache, lookups } = bytesCache();
     const server = new grpc.Server();

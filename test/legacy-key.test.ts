@@ -78,10 +78,17 @@ describe("legacy account key", () => {
   });
 
   it("support revokes it: it stops verifying at once and the workspace's audit log shows it", async () => {
+    // On the gRPC port the second call is sent the answer kept from the first: the revoke retires it.
+    const overGrpc = () => server.apiKeys(server.principals.service, "grpc").verifyApiKey({ key: LEGACY });
+    await overGrpc();
+    const kept = server.app.caches.answers.stats().hits;
+    expect((await overGrpc()).valid).toBe(true);
+    expect(server.app.caches.answers.stats().hits - kept).toBe(1);
     const support = server.support(server.principals.support);
     const { legacyKey } = await support.revokeLegacyKey({ workspaceId: server.principals.workspaceId });
     expect(legacyKey?.revokeTime).toBeDefined();
     expect((await server.apiKeys(server.principals.service).verifyApiKey({ key: LEGACY })).status).toBe(VerificationStatus.REVOKED);
+    expect((await overGrpc()).status).toBe(VerificationStatus.REVOKED);
     const { events } = await server.apiKeys(server.principals.owner).listAuditEvents({ apiKeyId: legacyKey!.id });
     expect(events.map((e) => [e.action, e.actorName])).toEqual([
       [AuditAction.LEGACY_REVOKE, "Sam Support"],

@@ -12,6 +12,7 @@ import type { Db, Tx } from "../db/database.js";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError, StaleEtagError, type FieldViolation } from "../errors.js";
 import type { Hasher } from "../hashing.js";
 import { decodePageToken, encodePageToken, invalidPageToken, pageSize } from "../pagination.js";
+import { isCachedCaller } from "../principal/authenticate.js";
 import { callerOf, requireKeyManager, requireVerifier, type Caller } from "../principal/caller.js";
 import { logFieldsKey } from "../rpc-boundary.js";
 import { recordChange } from "../replica/change.repository.js";
@@ -280,7 +281,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
 function verificationToProto(result: Verification, ctx: HandlerContext, caller: Caller) {
   const fields = ctx.values.get(logFieldsKey);
   if (fields) fields.cache = result.cached ? "hit" : "miss";
-  if (result.entry) ctx.values.set(reusableAnswerKey, { key: result.entry, caller, catalog: result.catalog });
+  if (result.entry && isCachedCaller(caller)) ctx.values.set(reusableAnswerKey, { key: result.entry, caller, catalog: result.catalog });
   return {
     valid: result.status === "valid",
     status: STATUS[result.status],

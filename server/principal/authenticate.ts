@@ -22,6 +22,9 @@ export type Authenticate = (authorization: string | null) => Caller | Promise<Ca
 /** A caller as the cache keeps it. */
 export type CachedCaller = Caller & { readonly subject: string; readonly expiresAt: number };
 
+/** Whether `caller` is what this authenticator gave (callers are typed as plain Callers in a call's context). */
+export const isCachedCaller = (caller: Caller): caller is CachedCaller => "subject" in caller && "expiresAt" in caller;
+
 interface AuthenticatorDeps {
   readonly db: Db;
   readonly hasher: Hasher;

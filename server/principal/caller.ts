@@ -12,8 +12,6 @@ export interface Caller {
   /** Members: their workspace. Services: the one workspace they may verify for, or null for all. */
   readonly workspaceId: string | null;
   readonly role: Role | null;
-  /** Until when this authentication may be taken again without checking the token (a cached caller's). */
-  readonly expiresAt?: number;
 }
 
 /** Where the RPC boundary puts the authenticated caller for the method to read. */

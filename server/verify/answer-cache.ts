@@ -5,15 +5,15 @@
 // above the server's cheapest call.
 //
 // Like the key and caller caches it is keyed by an HMAC (of the header and the request), so it
-// never holds a secret. It needs no eviction of its own: a kept answer is sent only while what it
-// was computed from is unchanged (the key's and the caller's cache entries, which the replica
-// listener evicts, and for a FULL key the scope catalog), and while both entries would last.
-// Answers are kept only when the implementation says so, through `reusableAnswerKey`.
+// never holds a secret. Nothing evicts it directly: a kept answer is sent only while what it was
+// computed from is unchanged (the key's and the caller's cache entries, which the replica listener
+// evicts, and for a FULL key the scope catalog), and while both entries would last. One found out
+// of date is dropped when next looked up; the oldest go first when the cache is full.
+// Answers are kept only when the implementation says so, through `reusableAnswerKey`, and only
+// short ones: one naming many scopes would cost more memory than it saves time.
 import { createContextKey } from "@connectrpc/connect";
 import type { AnswerCache } from "../../contract/grpc-adapter.js";
-import type { Caller } from "../principal/caller.js";
 import type { CachedCaller } from "../principal/authenticate.js";
-import { principalSubject } from "../replica/change.repository.js";
 import type { CatalogSnapshot, ScopeCatalog } from "../scope/scope-catalog.js";
 import { createTokenHmac } from "./token-hmac.js";
 import type { CachedKey, VerificationCache } from "./verification-cache.js";
@@ -21,20 +21,19 @@ import type { CachedKey, VerificationCache } from "./verification-cache.js";
 /** What an answer was computed from; set by an implementation whose answer may be sent again. */
 export interface ReusableAnswer {
   readonly key: CachedKey;
-  readonly caller: Caller;
+  readonly caller: CachedCaller;
   /** The catalog a FULL key's answer was decided against; undefined for a CUSTOM key. */
   readonly catalog: CatalogSnapshot | undefined;
 }
 
+/** The longest answer kept, in bytes: a CUSTOM key's with a few scopes, or a FULL key's with a catalog of a dozen. */
+export const MAX_KEPT_ANSWER_BYTES = 256;
+
 export const reusableAnswerKey = createContextKey<ReusableAnswer | undefined>(undefined, { description: "answer may be reused" });
 
-export interface KeptAnswer {
+export interface KeptAnswer extends ReusableAnswer {
   /** The encoded answer as a Latin-1 string, which takes less memory than a Buffer of it. */
   readonly bytes: string;
-  readonly key: CachedKey;
-  readonly callerId: string;
-  readonly callerSubject: string;
-  readonly catalog: CatalogSnapshot | undefined;
   /** The key and caller caches' generations when the call began: a change since means stale. */
   readonly keyGeneration: number;
   readonly callerGeneration: number;
@@ -72,7 +71,7 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
   const current = (answer: KeptAnswer) =>
     answer.expiresAt > Date.now() &&
     !keys.changedSince(answer.key.subject, answer.keyGeneration) &&
-    !callers.changedSince(answer.callerSubject, answer.callerGeneration) &&
+    !callers.changedSince(answer.caller.subject, answer.callerGeneration) &&
     (answer.catalog === undefined || answer.catalog === catalog.current());
 
   return {
@@ -98,12 +97,11 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
 
     offer(miss, bytes, ctx) {
       const reuse = ctx.values.get(reusableAnswerKey);
-      if (reuse === undefined || miss.slot === undefined || reuse.caller.expiresAt === undefined) return;
+      if (reuse === undefined || miss.slot === undefined || bytes.length > MAX_KEPT_ANSWER_BYTES) return;
       const answer: KeptAnswer = {
         bytes: bytes.toString("latin1"),
         key: reuse.key,
-        callerId: reuse.caller.id,
-        callerSubject: principalSubject(reuse.caller.id),
+        caller: reuse.caller,
         catalog: reuse.catalog,
         keyGeneration: miss.keyGeneration,
         callerGeneration: miss.callerGeneration,
