@@ -4,7 +4,8 @@
 // streams) sending one fixed request over h2c, after a real client has checked the answer to that
 // request; bench/loadgen.ts where every call needs another key. Scenarios: the gRPC health check
 // (the ceiling) and cached verification, in alternating rounds; first (cold) verification, a
-// malformed token, an unknown id, 1,000 against 1,000,000 keys in the table, cached verification
+// malformed token, an unknown id, 1,000 against 1,000,000 keys in the table (each in rounds
+// alternating with the health check), cached verification
 // under a wrong-secret flood in rounds alternating with cached verification alone, Connect JSON on
 // the HTTP port, and memory per cached key (on a second server with a cheap argon2 cost). It
 // prints each figure, the ratios the targets are about, and whether each target is met;
@@ -172,17 +173,16 @@ function mainServerScenarios(): Promise<void> {
       answerCheck: expectVerify(VerificationStatus.VALID),
     });
 
+    const healthScenario = (id: string, name: string) => ({
+      id, name, server, db,
+      url: grpcUrl(HEALTH), body: grpcFrame(new Uint8Array()), headers: { "content-type": "application/grpc", te: "trailers" },
+      realCheck: async () => check((await healthCheck(server.grpcPort)) === 1, "Health/Check did not answer SERVING"),
+      answerCheck: (a: RawAnswer) => check(a.status === 200 && a.grpcStatus === "0" && a.body.equals(grpcFrame(Uint8Array.of(0x08, 0x01))), `Health/Check answered HTTP ${a.status} grpc-status ${a.grpcStatus}`),
+    });
+
     // 1. The ceiling: the cheapest RPC the stack answers, and 2. cached verification: one valid
     // key, verified (warmed) before the measurement; in alternating rounds.
-    await alternatingScenarios(
-      {
-        id: "1", name: "gRPC health check (ceiling)", server, db,
-        url: grpcUrl(HEALTH), body: grpcFrame(new Uint8Array()), headers: { "content-type": "application/grpc", te: "trailers" },
-        realCheck: async () => check((await healthCheck(server.grpcPort)) === 1, "Health/Check did not answer SERVING"),
-        answerCheck: (a) => check(a.status === 200 && a.grpcStatus === "0" && a.body.equals(grpcFrame(Uint8Array.of(0x08, 0x01))), `Health/Check answered HTTP ${a.status} grpc-status ${a.grpcStatus}`),
-      },
-      cachedScenario("2", "cached verification (1 key, warm)"),
-    );
+    await alternatingScenarios(healthScenario("1", "gRPC health check (ceiling)"), cachedScenario("2", "cached verification (1 key, warm)"));
 
     // 4. A malformed token: the measured key with a wrong checksum.
     const last = measured!.secret.at(-1)!;
@@ -251,8 +251,13 @@ function mainServerScenarios(): Promise<void> {
         others.map(([k, l]) => `; ${k} p50 ${l.p50Ms.toFixed(1)} p99 ${l.p99Ms.toFixed(1)} ms`).join(""),
     });
 
-    // 6. 1,000 against 1,000,000 keys in the table.
-    await h2loadScenario(cachedScenario("6a", `cached verification, ${SMALL_TABLE.toLocaleString("en")} keys in the table`));
+    // 6. 1,000 against 1,000,000 keys in the table. The two are minutes apart, and this host's load
+    // moves raw throughput more than that, so each alternates with the health check, and what is
+    // compared is each one's share of the ceiling at the time.
+    await alternatingScenarios(
+      healthScenario("6ah", "gRPC health check, alongside 6a"),
+      cachedScenario("6a", `cached verification, ${SMALL_TABLE.toLocaleString("en")} keys in the table`),
+    );
     progress(`6 inserting filler rows up to ${LARGE_TABLE.toLocaleString("en")} keys (insert ... select from generate_series), then VACUUM ANALYZE and CHECKPOINT`);
     const t0 = performance.now();
     const large = await fillTable(db, measured!.id, prefix, LARGE_TABLE);
@@ -260,7 +265,10 @@ function mainServerScenarios(): Promise<void> {
     await db.query("CHECKPOINT"); // so that writing the new rows out does not compete with 6b
     progress(`6 inserted ${large.added.toLocaleString("en")} rows, vacuumed and checkpointed in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for Postgres to be idle`);
     progress(`6 Postgres idle after ${(await untilPostgresIdle(server)).toFixed(0)} s`);
-    await h2loadScenario(cachedScenario("6b", `cached verification, ${LARGE_TABLE.toLocaleString("en")} keys in the table`));
+    await alternatingScenarios(
+      healthScenario("6bh", "gRPC health check, alongside 6b"),
+      cachedScenario("6b", `cached verification, ${LARGE_TABLE.toLocaleString("en")} keys in the table`),
+    );
   });
 }
 
@@ -725,7 +733,7 @@ function report(): void {
   out.push(`      3 and 9 from bench/loadgen.ts (grpc-js, ${CLIENTS} connections × ${STREAMS} calls in flight, each key once); every answer checked with a real client first`);
   out.push("");
   out.push(`${"scenario".padEnd(52)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"requests".padStart(9)} ${"srv cores".padStart(9)} ${"pg cores".padStart(8)} ${"CPU µs/req".padStart(10)} ${"db tx/req".padStart(9)} ${"gen cores".padStart(9)}  notes`);
-  const order = ["1", "2", "3", "4", "5", "6a", "6b", "7b", "7", "7f", "8"];
+  const order = ["1", "2", "3", "4", "5", "6ah", "6a", "6bh", "6b", "7b", "7", "7f", "8"];
   for (const r of [...rows].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))) {
     out.push(
       `${`${r.id.padEnd(3)} ${r.name}`.padEnd(52)} ${f(r.reqPerSec).padStart(9)} ${f(r.p50Ms, 2).padStart(8)} ${f(r.p99Ms, 2).padStart(8)} ${String(r.requests).padStart(9)} ` +
@@ -755,7 +763,12 @@ function report(): void {
   const paired = roundRatios.get("2/1") ?? [];
   target(`cached / health throughput (2 / 1), median of ${paired.length} rounds`, paired.length > 0 ? median(paired) : undefined, "≥", 0.85);
   out.push(`      per round: ${paired.map((x) => x.toFixed(2)).join(", ")}; over all rounds: ${f(ratio(row("2")?.reqPerSec, row("1")?.reqPerSec), 2)}`);
-  target("1,000,000 keys / 1,000 keys throughput (6b / 6a)", ratio(row("6b")?.reqPerSec, row("6a")?.reqPerSec), "≥", 0.9);
+  // Each table size as its share of the health check's throughput in the same rounds (see scenario 6).
+  const small = roundRatios.get("6a/6ah") ?? [];
+  const large = roundRatios.get("6b/6bh") ?? [];
+  const tables = small.length > 0 && large.length > 0 ? median(large) / median(small) : undefined;
+  target("1,000,000 keys / 1,000 keys, each over health (6b/6bh ÷ 6a/6ah)", tables, "≥", 0.9);
+  out.push(`      per round, 6a/6ah: ${small.map((x) => x.toFixed(2)).join(", ")}; 6b/6bh: ${large.map((x) => x.toFixed(2)).join(", ")}; raw 6b / 6a: ${f(ratio(row("6b")?.reqPerSec, row("6a")?.reqPerSec), 2)}`);
   const floodRatios = roundRatios.get("7/7b") ?? [];
   const floodP99 = roundRatios.get("7/7b p99") ?? [];
   target(`flooded / unflooded cached throughput (7 / 7b), median of ${floodRatios.length} rounds`, floodRatios.length > 0 ? median(floodRatios) : undefined, "≥", 0.8);
