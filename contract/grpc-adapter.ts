@@ -51,8 +51,11 @@ export interface GrpcAdapterOptions {
  * call's context, which the cache is offered with every answer.
  */
 export interface AnswerCache<Miss extends object = object> {
-  /** The answer kept for this call, or what `offer` is handed back once the answer is computed. */
-  lookup(call: ServerSurfaceCall, request: Buffer): Buffer | Miss;
+  /**
+   * The answer kept for this call; or what `offer` is handed back once the answer is computed;
+   * or undefined when nothing about this call is worth keeping.
+   */
+  lookup(call: ServerSurfaceCall, request: Buffer): Buffer | Miss | undefined;
   /** Each answer computed after a miss, encoded, with the context the implementation ran in. */
   offer(miss: Miss, answer: Buffer, ctx: HandlerContext): void;
 }
@@ -123,21 +126,25 @@ export function createMethodDefinition(method: DescMethod): grpc.MethodDefinitio
       if ("error" in request) throw request.error;
       return input.encode(request.message);
     },
-    requestDeserialize: (bytes) => decodeRequest(method, bytes),
+    requestDeserialize: requestDecoder(method),
     // An answer from an answer cache, or one encoded for it, is already bytes.
     responseSerialize: (message) => (Buffer.isBuffer(message) ? message : output.encode(message)),
     responseDeserialize: (bytes) => output.decode(bytes),
   };
 }
 
-function decodeRequest(method: DescMethod, bytes: Buffer): DecodedRequest {
-  try {
-    return { message: messageCodec(method.input).decode(bytes) };
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    const message = `cannot decode message ${method.input.typeName} from binary: ${reason}`;
-    return { error: new ConnectError(message, Code.InvalidArgument) };
-  }
+/** Decodes `method`'s requests, made once per method (its codec is looked up here, not per call). */
+function requestDecoder(method: DescMethod): (bytes: Buffer) => DecodedRequest {
+  const input = messageCodec(method.input);
+  return (bytes) => {
+    try {
+      return { message: input.decode(bytes) };
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      const message = `cannot decode message ${method.input.typeName} from binary: ${reason}`;
+      return { error: new ConnectError(message, Code.InvalidArgument) };
+    }
+  };
 }
 
 type Spec<K extends MethodImplSpec["kind"]> = Extract<MethodImplSpec, { kind: K }>;
@@ -170,6 +177,7 @@ function createHandler(spec: MethodImplSpec, options: GrpcAdapterOptions): grpc.
 // any unary call, and its answer is offered to the cache. A cache that fails is reported
 // (onError) and the call is answered without it.
 function reusingAnswers(spec: Spec<"unary">, answers: AnswerCache, options: GrpcAdapterOptions): grpc.UntypedHandleCall {
+  const decode = requestDecoder(spec.method);
   return (call: grpc.ServerUnaryCall<Buffer, Message>, callback: grpc.sendUnaryData<Message>) => {
     let found: Buffer | object | undefined;
     try {
@@ -179,7 +187,7 @@ function reusingAnswers(spec: Spec<"unary">, answers: AnswerCache, options: Grpc
     }
     if (Buffer.isBuffer(found)) return callback(null, found as unknown as Message);
     const offer = found && { answers, miss: found };
-    answerUnary(spec, call, decodeRequest(spec.method, call.request), callback, options, offer);
+    answerUnary(spec, call, decode(call.request), callback, options, offer);
   };
 }
 

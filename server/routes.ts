@@ -20,7 +20,7 @@ import { createScopeCatalog } from "./scope/scope-catalog.js";
 import { createAnswerCache } from "./verify/answer-cache.js";
 import { createArgon2Pool } from "./verify/argon2-pool.js";
 import { createVerificationCache } from "./verify/verification-cache.js";
-import { logKeptAnswer, withRpcBoundary } from "./rpc-boundary.js";
+import { keptAnswerLog, withRpcBoundary } from "./rpc-boundary.js";
 import { createLastUsedRecorder } from "./verify/last-used.js";
 import { createVerifier, recordUse } from "./verify/verifier.js";
 
@@ -56,6 +56,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   };
   // Whole answers to repeated VerifyApiKey calls on the gRPC port, good while the entries and the
   // catalog they were computed from are (see answer-cache.ts): kept true by the two ways above.
+  const logKeptAnswer = keptAnswerLog(log, ApiKeyService.method.verifyApiKey);
   const answers = createAnswerCache({
     keys: keyCache,
     callers: callerCache,
@@ -63,7 +64,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     maxEntries: config.cacheMaxEntries,
     onReuse: (answer) => {
       recordUse(lastUsed, answer.key);
-      logKeptAnswer(log, ApiKeyService.method.verifyApiKey, answer.caller.id);
+      logKeptAnswer(answer.caller.id);
     },
   });
   const pool = createArgon2Pool({ maxConcurrent: config.argon2MaxConcurrent, maxQueued: config.argon2MaxQueued, maxQueuedPerKey: 4 });

@@ -30,8 +30,7 @@ export function withRpcBoundary<S extends DescService>(
   for (const method of service.methods) {
     const inner = (impl as unknown as Record<string, AnyMethod>)[method.localName];
     if (!inner) continue;
-    const rpc = `${service.typeName}/${method.name}`;
-    const okLevel = HOT_METHODS.has(method.name) ? "debug" : "info";
+    const { rpc, okLevel } = lineOf(method);
     wrapped[method.localName] = (req, ctx) => {
       const call = new BoundaryCall(rpc, okLevel, deps.log, ctx);
       let caller: Caller | Promise<Caller>;
@@ -47,10 +46,17 @@ export function withRpcBoundary<S extends DescService>(
   return wrapped as unknown as ServiceImpl<S>;
 }
 
-/** Writes the line of a call sent a kept answer (see the adapter's AnswerCache), which never reaches the boundary. */
-export function logKeptAnswer(log: Logger, method: DescMethod, callerId: string): void {
-  const level = HOT_METHODS.has(method.name) ? "debug" : "info";
-  if (log.enabled(level)) log[level]("rpc", { rpc: `${method.parent.typeName}/${method.name}`, protocol: "grpc", caller: callerId, code: "ok", cache: "answer" });
+/** How a method's calls are named on their log lines, and the level of a successful one. */
+function lineOf(method: DescMethod): { rpc: string; okLevel: LogLevel } {
+  return { rpc: `${method.parent.typeName}/${method.name}`, okLevel: HOT_METHODS.has(method.name) ? "debug" : "info" };
+}
+
+/** Writes the line of each call of `method` sent a kept answer (see the adapter's AnswerCache), which never reaches the boundary. */
+export function keptAnswerLog(log: Logger, method: DescMethod): (callerId: string) => void {
+  const { rpc, okLevel } = lineOf(method);
+  return (callerId) => {
+    if (log.enabled(okLevel)) log[okLevel]("rpc", { rpc, protocol: "grpc", caller: callerId, code: "ok", cache: "answer" });
+  };
 }
 
 // One call through the boundary. A class rather than closures, so that a call answered from

@@ -1,9 +1,7 @@
 // One replica in this process (startTestServer): how it learns of changes (LISTEN), what it does
 // while it cannot (its caches are off and every verification goes to the database), how it comes
 // back, and how a change waits for the replicas that are alive and names those that do not answer.
-import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
 import pg from "pg";
@@ -17,7 +15,7 @@ import { recordChange, SCOPES_SUBJECT } from "../server/replica/change.repositor
 import { startReplica } from "../server/replica/replica.js";
 import { confirmedChange, lockTables } from "./support/database.js";
 import { outcomeOf } from "./support/outcome.js";
-import { startTestServer, TEST_ARGON2_ENV, type TestServer } from "./support/test-server.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;
 let admin: pg.Client;
@@ -176,9 +174,6 @@ describe("a replica's heartbeat", () => {
 });
 
 describe("changes made with the CLI", () => {
-  const cli = (...args: string[]) =>
-    promisify(execFile)("bin/apikeys", args, { env: { ...process.env, DATABASE_URL: server.app.databaseUrl, ...TEST_ARGON2_ENV, APIKEYS_LOG_LEVEL: "warn" } });
-
   it("reach running replicas: a revoked token and a new scope are in force once the replica has the change", async () => {
     const leaving = await addPrincipal(server.app.db, createHasher(server.config.argon2), {
       kind: "member",
@@ -190,13 +185,10 @@ describe("changes made with the CLI", () => {
     for (let warm = 0; warm < 2; warm++) await server.apiKeys(leaving.token).listScopes({});
     expect((await verifier().verifyApiKey({ key: key.secret })).scopes).not.toContain("billing:read");
 
-    const latest = async () => (await sql<{ id: string }>`select max(id)::text as id from changes`.execute(server.app.db)).rows[0]!.id;
-    await cli("tokens", "revoke", "--principal", leaving.principalId);
-    await server.app.replica.awaitConfirmation(await latest());
+    await server.operate("tokens", "revoke", "--principal", leaving.principalId);
     expect(await outcomeOf(server.apiKeys(leaving.token).listScopes({}))).toBe(Code.Unauthenticated);
 
-    await cli("scopes", "add", "billing:read");
-    await server.app.replica.awaitConfirmation(await latest());
+    await server.operate("scopes", "add", "billing:read");
     expect((await verifier().verifyApiKey({ key: key.secret, requiredScopes: ["billing:read"] })).scopes).toContain("billing:read");
     const { rows } = await sql<{ subjects: string[] }>`select subjects from changes order by id desc limit 2`.execute(server.app.db);
     expect(rows.map((r) => r.subjects)).toEqual([["scopes"], [`principal:${leaving.principalId}`]]);

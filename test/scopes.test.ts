@@ -1,13 +1,9 @@
 // Access levels and the catalog: FULL passes scopes added later, CUSTOM does not.
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
-const run = promisify(execFile);
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
@@ -30,13 +26,8 @@ describe("scope catalog", () => {
     // Not in the catalog yet: nobody passes it, not even a FULL key.
     expect((await verify(full.secret, "invoices:read")).status).toBe(VerificationStatus.INSUFFICIENT_SCOPE);
 
-    // Added through the CLI, as an operator would. The CLI does not wait for running servers;
-    // this one has the scope once its replica has confirmed the change.
-    await run("bin/apikeys", ["scopes", "add", "invoices:read", "--description", "Read invoices"], {
-      env: { ...process.env, DATABASE_URL: new URL(server.app.databaseUrl).toString(), APIKEYS_LOG_LEVEL: "warn" },
-    });
-    const latest = await sql<{ id: string }>`select max(id)::text as id from changes`.execute(server.app.db);
-    await server.app.replica.awaitConfirmation(latest.rows[0]!.id);
+    // Added through the CLI, as an operator would (`operate` returns once this server has it).
+    await server.operate("scopes", "add", "invoices:read", "--description", "Read invoices");
 
     const fullAfter = await verify(full.secret, "invoices:read");
     expect(fullAfter.valid).toBe(true);

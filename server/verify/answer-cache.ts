@@ -37,12 +37,11 @@ export interface KeptAnswer extends ReusableAnswer {
   /** The key and caller caches' generations when the call began: a change since means stale. */
   readonly keyGeneration: number;
   readonly callerGeneration: number;
-  readonly expiresAt: number;
 }
 
 /** A call that missed: the caches' generations before anything was read, and the slot it would take. */
 interface Miss {
-  readonly slot: string | undefined;
+  readonly slot: string;
   readonly keyGeneration: number;
   readonly callerGeneration: number;
 }
@@ -68,8 +67,9 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
   const kept = new Map<string, KeptAnswer>();
   let hits = 0;
 
+  // Good while neither entry it stands on has expired or changed, nor (FULL) the catalog.
   const current = (answer: KeptAnswer) =>
-    answer.expiresAt > Date.now() &&
+    Math.min(answer.key.expiresAt, answer.caller.expiresAt) > Date.now() &&
     !keys.changedSince(answer.key.subject, answer.keyGeneration) &&
     !callers.changedSince(answer.caller.subject, answer.callerGeneration) &&
     (answer.catalog === undefined || answer.catalog === catalog.current());
@@ -80,7 +80,7 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
       const callerGeneration = callers.generation();
       const header = call.metadata.get("authorization");
       // A call with other than one authorization header is not kept: it is never worth it.
-      if (header.length !== 1 || typeof header[0] !== "string") return { slot: undefined, keyGeneration, callerGeneration };
+      if (header.length !== 1 || typeof header[0] !== "string") return undefined;
       // No NUL can occur in an HTTP/2 header value, so header and request are told apart.
       const slot = slotOf(`${header[0]}\u0000${request.toString("latin1")}`);
       const answer = kept.get(slot);
@@ -97,7 +97,7 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
 
     offer(miss, bytes, ctx) {
       const reuse = ctx.values.get(reusableAnswerKey);
-      if (reuse === undefined || miss.slot === undefined || bytes.length > MAX_KEPT_ANSWER_BYTES) return;
+      if (reuse === undefined || bytes.length > MAX_KEPT_ANSWER_BYTES) return;
       const answer: KeptAnswer = {
         bytes: bytes.toString("latin1"),
         key: reuse.key,
@@ -105,7 +105,6 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
         catalog: reuse.catalog,
         keyGeneration: miss.keyGeneration,
         callerGeneration: miss.callerGeneration,
-        expiresAt: Math.min(reuse.key.expiresAt, reuse.caller.expiresAt),
       };
       // An answer computed across a change is never kept.
       if (!current(answer)) return;

@@ -1,7 +1,10 @@
 // A real server for one test file: a fresh migrated database, both listeners on random ports,
 // the principals of a small deployment, and its log lines kept for inspection.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { sql } from "kysely";
 import { ApiKeyService } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { SupportService } from "../../contract/gen/apikeys/v1/support_service_pb.js";
 import { startApp, type App } from "../../server/app.js";
@@ -42,6 +45,11 @@ export interface TestServer {
   apiKeys(token: string | undefined, listener?: Listener): Client<typeof ApiKeyService>;
   support(token: string | undefined, listener?: Listener): Client<typeof SupportService>;
   transport(token: string | undefined, listener?: Listener): Transport;
+  /**
+   * Runs `bin/apikeys` on this server's database, as an operator would, and resolves once this
+   * server has the change it made (the CLI does not wait for running servers).
+   */
+  operate(...args: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -97,6 +105,12 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     apiKeys: (token, listener) => createClient(ApiKeyService, transport(token, listener)),
     support: (token, listener) => createClient(SupportService, transport(token, listener)),
     transport,
+    operate: async (...args) => {
+      const env = { ...process.env, DATABASE_URL: app.databaseUrl, ...TEST_ARGON2_ENV, APIKEYS_LOG_LEVEL: "warn" };
+      await promisify(execFile)("bin/apikeys", args, { env });
+      const { rows } = await sql<{ id: string }>`select max(id)::text as id from changes`.execute(app.db);
+      await app.replica.awaitConfirmation(rows[0]!.id);
+    },
     stop: async () => {
       await app.close();
       await database.drop();
