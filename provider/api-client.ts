@@ -6,11 +6,14 @@ import { createClient, type Client, type Interceptor } from "@connectrpc/connect
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { apiDiagnostic } from "./api-errors.js";
+import { ENDPOINT_FIX, ENDPOINT_VARIABLE, endpointDiagnostic } from "./endpoint-diagnostic.js";
 import { DiagnosticsError, error, type Diagnostic } from "./protocol/diagnostics.js";
 
 /** What resources use to reach the server. */
 export interface ApikeysClient {
   readonly api: Client<typeof ApiKeyService>;
+  /** The server's key prefix (APIKEYS_KEY_PREFIX); empty from a server too old to tell. */
+  readonly keyPrefix: string;
   /** The scope catalog's names, fetched once per provider process (one plan or apply). */
   scopeNames(): Promise<readonly string[]>;
 }
@@ -22,7 +25,7 @@ export interface ClientSettings {
 }
 
 /** Environment variables that stand in for unset provider arguments. */
-export const ENDPOINT_VARIABLE = "APIKEYS_ENDPOINT";
+export { ENDPOINT_VARIABLE };
 export const TOKEN_VARIABLE = "APIKEYS_TOKEN";
 
 // A call that hangs must not hang Terraform: it fails after this long.
@@ -33,7 +36,7 @@ const CALL_TIMEOUT_MS = 30_000;
  * `stopped` aborts every call in flight and after (Terraform's StopProvider).
  */
 export async function connect(settings: ClientSettings, stopped: AbortSignal): Promise<{ client: ApikeysClient; warnings: Diagnostic[] }> {
-  const { base, warnings } = checkEndpoint(settings.endpoint);
+  const { url, base, warnings } = checkEndpoint(settings.endpoint);
   if (!settings.token) {
     throw new DiagnosticsError([
       error(
@@ -57,12 +60,13 @@ export async function connect(settings: ClientSettings, stopped: AbortSignal): P
   });
   const api = createClient(ApiKeyService, transport);
   // The cheapest call that needs a key manager: a wrong endpoint, token or role fails here.
-  await api.listApiKeys({ pageSize: 1 }).catch((e: unknown) => {
-    throw new DiagnosticsError([apiDiagnostic(e, `list keys on the apikeys server at ${base}, the provider's check of its settings`)]);
+  const { keyPrefix } = await api.listApiKeys({ pageSize: 1 }).catch((e: unknown) => {
+    throw new DiagnosticsError([endpointDiagnostic(e, url) ?? apiDiagnostic(e, `list keys on the apikeys server at ${base}, the provider's check of its settings`)]);
   });
   let catalog: Promise<readonly string[]> | undefined;
   const client: ApikeysClient = {
     api,
+    keyPrefix,
     scopeNames: () =>
       (catalog ??= api.listScopes({}).then(
         (r) => r.scopes.map((s) => s.name),
@@ -75,17 +79,16 @@ export async function connect(settings: ClientSettings, stopped: AbortSignal): P
   return { client, warnings };
 }
 
-function checkEndpoint(endpoint: string): { base: string; warnings: Diagnostic[] } {
-  const fix = `Set the provider's \`endpoint\` argument or the ${ENDPOINT_VARIABLE} environment variable to the server's HTTP port, such as http://127.0.0.1:8080.`;
-  if (!endpoint) throw new DiagnosticsError([error("Missing apikeys endpoint", fix, "endpoint")]);
+function checkEndpoint(endpoint: string): { url: URL; base: string; warnings: Diagnostic[] } {
+  if (!endpoint) throw new DiagnosticsError([error("Missing apikeys endpoint", ENDPOINT_FIX, "endpoint")]);
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
-    throw new DiagnosticsError([error("Invalid apikeys endpoint", `"${endpoint}" is not a URL. ${fix}`, "endpoint")]);
+    throw new DiagnosticsError([error("Invalid apikeys endpoint", `"${endpoint}" is not a URL. ${ENDPOINT_FIX}`, "endpoint")]);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new DiagnosticsError([error("Invalid apikeys endpoint", `"${endpoint}" must start with http:// or https://. ${fix}`, "endpoint")]);
+    throw new DiagnosticsError([error("Invalid apikeys endpoint", `"${endpoint}" must start with http:// or https://. ${ENDPOINT_FIX}`, "endpoint")]);
   }
   // Never echo credentials in diagnostics; they belong in `token` anyway.
   if (url.username || url.password) {
@@ -100,5 +103,5 @@ function checkEndpoint(endpoint: string): { base: string; warnings: Diagnostic[]
       attribute: "endpoint",
     });
   }
-  return { base: endpoint.replace(/\/+$/, ""), warnings };
+  return { url, base: endpoint.replace(/\/+$/, ""), warnings };
 }

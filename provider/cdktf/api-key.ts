@@ -58,8 +58,8 @@ export interface ApiKeyProps {
    */
   readonly gracePeriodSeconds?: number;
   /**
-   * Token prefix; must match the server's key prefix.
-   * @default "ak"
+   * Token prefix; must match the server's key prefix (a different one fails at plan time).
+   * @default - the server's key prefix, read by the provider
    */
   readonly keyPrefix?: string;
   /**

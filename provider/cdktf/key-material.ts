@@ -18,8 +18,8 @@ const EPHEMERAL_TYPE = "apikeys_key_material";
 
 export interface KeyMaterialConfig {
   /**
-   * Token prefix; must match the server's key prefix.
-   * @default - the provider's default, "ak"
+   * Token prefix; must match the server's key prefix (a different one fails at plan time).
+   * @default - the server's key prefix, read by the provider
    */
   readonly prefix?: string;
   /**

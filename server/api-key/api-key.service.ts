@@ -145,6 +145,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       return {
         apiKeys: page.map((row) => apiKeyRowToProto(row, catalog)),
         nextPageToken: rows.length > limit && last ? encodePageToken({ createdAt: last.cursor_time, id: last.id }) : "",
+        keyPrefix,
       };
     },
 
