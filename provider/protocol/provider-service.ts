@@ -122,12 +122,13 @@ export function createProviderService<C>(def: ProviderDefinition<C>, log: (messa
       }),
 
     planResourceChange: (req) =>
-      guarded(async () => {
+      guarded(async (diagnostics) => {
         const resource = find(resources, req.typeName);
         const proposed = decodeNullable(req.proposedNewState, resource.schema);
         if (proposed === null) return { plannedState: encodeState(null, resource), plannedPrivate: req.priorPrivate };
         const draft = draftPlan(resource, decodeNullable(req.priorState, resource.schema), proposed, decodeObject(req.config, resource.schema), decodePrivate(req.priorPrivate));
         const plan = resource.modifyPlan ? await resource.modifyPlan(draft, configured()) : draft;
+        if ("warnings" in plan && plan.warnings) diagnostics.push(...plan.warnings);
         return {
           plannedState: encodeState(plan.planned, resource),
           requiresReplace: plan.requiresReplace.map(attributePath),
@@ -136,7 +137,7 @@ export function createProviderService<C>(def: ProviderDefinition<C>, log: (messa
       }),
 
     applyResourceChange: (req) =>
-      guarded(async () => {
+      guarded(async (diagnostics) => {
         const resource = find(resources, req.typeName);
         const prior = decodeNullable(req.priorState, resource.schema);
         const planned = decodeNullable(req.plannedState, resource.schema);
@@ -149,6 +150,7 @@ export function createProviderService<C>(def: ProviderDefinition<C>, log: (messa
         const result = prior === null
           ? await resource.create({ planned, config }, configured())
           : await resource.update({ prior, planned, config, private: priv }, configured());
+        diagnostics.push(...(result.diagnostics ?? []));
         return { newState: encodeState(result.state, resource), private: encodePrivate(result.private ?? priv) };
       }),
 

@@ -19,6 +19,16 @@ export interface DraftPlan {
   readonly private: Private;
 }
 
+/**
+ * The outcome of a create or update. `diagnostics` reports a partial failure along with the state
+ * reached, so that Terraform records what exists (an error among them still fails the apply).
+ */
+export interface Applied {
+  readonly state: TfObject;
+  readonly private?: Private;
+  readonly diagnostics?: readonly Diagnostic[];
+}
+
 /** A managed resource type, such as apikeys_api_key. */
 export interface ManagedResource<Client> {
   readonly typeName: string;
@@ -27,12 +37,12 @@ export interface ManagedResource<Client> {
   readonly replaceOn?: readonly string[];
   /** Checks the configuration without the server; values may be unknown. */
   validate?(config: TfObject): Diagnostic[];
-  /** Refines the drafted plan, for example with server-side checks; may throw DiagnosticsError. */
-  modifyPlan?(draft: DraftPlan, client: Client): Promise<Pick<DraftPlan, "planned" | "requiresReplace">>;
-  create(change: { planned: TfObject; config: TfObject }, client: Client): Promise<{ state: TfObject; private?: Private }>;
+  /** Refines the drafted plan, for example with server-side checks; may throw DiagnosticsError. Warnings show in the plan. */
+  modifyPlan?(draft: DraftPlan, client: Client): Promise<Pick<DraftPlan, "planned" | "requiresReplace"> & { warnings?: readonly Diagnostic[] }>;
+  create(change: { planned: TfObject; config: TfObject }, client: Client): Promise<Applied>;
   /** The current state, or null when the object no longer exists (Terraform then plans to create it). */
   read(state: TfObject, priv: Private, client: Client): Promise<TfObject | null>;
-  update(change: { prior: TfObject; planned: TfObject; config: TfObject; private: Private }, client: Client): Promise<{ state: TfObject; private?: Private }>;
+  update(change: { prior: TfObject; planned: TfObject; config: TfObject; private: Private }, client: Client): Promise<Applied>;
   delete(prior: TfObject, client: Client): Promise<void>;
   /** A state for `terraform import`; Terraform reads it right after. */
   importState(id: string, client: Client): Promise<{ state: TfObject; private?: Private }>;

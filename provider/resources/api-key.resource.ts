@@ -10,7 +10,7 @@ import { describeNameProblem } from "../../contract/key-name.js";
 import type { ApikeysClient } from "../api-client.js";
 import { apiDiagnostic, call, isNotFound } from "../api-errors.js";
 import { DiagnosticsError, error, type Diagnostic } from "../protocol/diagnostics.js";
-import type { ManagedResource } from "../protocol/resource.js";
+import type { Applied, ManagedResource, Private } from "../protocol/resource.js";
 import { UNKNOWN, containsUnknown, type TfObject, type TfValue } from "../protocol/schema.js";
 
 const MAX_GRACE_SECONDS = 86_400;
@@ -97,25 +97,27 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
       return { planned, requiresReplace: [] };
     }
     if (changedFields(prior, planned).length > 0) planned.updated_at = UNKNOWN;
+    const mode = draft.private.mode;
+    if (adopting(draft.private, config)) {
+      // The new key's values are known only after apply. Not a replacement: Terraform would delete
+      // the imported key with the grace in its state, which import could not know.
+      for (const a of ["id", "hint", "secret_version", "created_at", "updated_at"]) planned[a] = UNKNOWN;
+      const warning: Diagnostic = {
+        severity: "warning",
+        summary: `Key ${str(prior.id)} was imported, so this apply replaces it`,
+        detail: `Terraform never knew the imported key's secret, so no secret store could get it from \`secret_wo\`. This apply creates a new key with that secret, writes it to the stores that depend on the key, and deletes key ${str(prior.id)}, which keeps verifying for the configured \`grace_period_seconds\`. To keep the imported key instead, remove \`secret_wo\`.`,
+        attribute: "secret_wo",
+      };
+      return { planned, requiresReplace: draft.requiresReplace.filter((a) => a !== "secret_wo_version"), warnings: [warning] };
+    }
     // Switching between classic mode and `secret_wo` needs a new secret, so a new key: kept, the
     // classic secret would stay in state, or a key would be left without any known secret.
-    const mode = draft.private.mode;
     const switching = (mode === "classic" && config.secret_wo !== null) || (mode === "write-only" && config.secret_wo === null);
     return { planned, requiresReplace: switching ? [...draft.requiresReplace, "secret_wo"] : draft.requiresReplace };
   },
 
   async create({ planned, config }, client) {
-    const material = config.secret_wo;
-    const { apiKey, secret } = await call("create the key", () =>
-      client.api.createApiKey({
-        name: str(planned.name),
-        access: accessToProto(str(planned.access)),
-        scopes: strings(planned.scopes),
-        keyMaterial: typeof material === "string" ? material : "",
-      }),
-    );
-    const mode: SecretMode = secret === "" ? "write-only" : "classic";
-    return { state: toState(apiKey!, planned, secret === "" ? null : secret), private: { mode } };
+    return createKey(planned, config, client);
   },
 
   async read(state, _priv, client) {
@@ -129,7 +131,21 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
     }
   },
 
-  async update({ prior, planned }, client) {
+  async update({ prior, planned, config, private: priv }, client) {
+    if (adopting(priv, config)) {
+      // New key first: should the delete fail, the imported key still works and the state
+      // holds the new one, so nothing is lost and the next plan is clean.
+      const created = await createKey(planned, config, client);
+      const old = str(prior.id);
+      try {
+        await client.api.deleteApiKey({ id: old, gracePeriod: { seconds: BigInt(graceOf(planned)) } });
+        return created;
+      } catch (e) {
+        if (isNotFound(e)) return created;
+        const problem = apiDiagnostic(e, `delete the imported key ${old}`);
+        return { ...created, diagnostics: [{ ...problem, detail: `${problem.detail} The new key ${str(created.state.id)} is in the state; delete key ${old} yourself (DeleteApiKey) once its users have the new secret.` }] };
+      }
+    }
     const paths = changedFields(prior, planned);
     if (paths.length === 0) return { state: { ...planned, updated_at: prior.updated_at ?? null } };
     const { apiKey } = await call("update the key", () =>
@@ -142,9 +158,8 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
   },
 
   async delete(prior, client) {
-    const seconds = typeof prior.grace_period_seconds === "number" ? prior.grace_period_seconds : 0;
     try {
-      await client.api.deleteApiKey({ id: str(prior.id), gracePeriod: { seconds: BigInt(seconds) } });
+      await client.api.deleteApiKey({ id: str(prior.id), gracePeriod: { seconds: BigInt(graceOf(prior)) } });
     } catch (e) {
       if (!isNotFound(e)) throw new DiagnosticsError([apiDiagnostic(e, "delete the key")]);
     }
@@ -152,14 +167,47 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
 
   async importState(id, client) {
     // Terraform never knew this key's secret: with `secret_wo` configured, the first apply
-    // replaces the key (its version goes from null to a number), so every store gets a secret.
+    // replaces the key (see `adopting`), so every store gets a secret that works.
     const { apiKey } = await call(`import the key "${id}"`, () => client.api.getApiKey({ id }));
-    return { state: toState(apiKey!, { secret_wo_version: null, grace_period_seconds: null }, null) };
+    const mode: SecretMode = "imported";
+    return { state: toState(apiKey!, { secret_wo_version: null, grace_period_seconds: null }, null), private: { mode } };
   },
 };
 
-/** How the key got its secret, kept in private state to notice a switch. */
-type SecretMode = "classic" | "write-only";
+/**
+ * How the key got its secret, kept in private state: from the server (classic), from `secret_wo`,
+ * or unknown to Terraform (imported).
+ */
+type SecretMode = "classic" | "write-only" | "imported";
+
+/**
+ * True when an imported key meets `secret_wo`: the apply makes a new key with that secret and
+ * deletes the imported one with the configured grace, in one update, so that the stores get a
+ * secret that works. (Keys imported before the mode was recorded have none and stay as they are.)
+ */
+function adopting(priv: Private, config: TfObject): boolean {
+  return priv.mode === "imported" && config.secret_wo !== null;
+}
+
+/** A new key from the plan, with the key material in `secret_wo` or a server-minted secret. */
+async function createKey(planned: TfObject, config: TfObject, client: ApikeysClient): Promise<Applied> {
+  const material = config.secret_wo;
+  const { apiKey, secret } = await call("create the key", () =>
+    client.api.createApiKey({
+      name: str(planned.name),
+      access: accessToProto(str(planned.access)),
+      scopes: strings(planned.scopes),
+      keyMaterial: typeof material === "string" ? material : "",
+    }),
+  );
+  const mode: SecretMode = secret === "" ? "write-only" : "classic";
+  return { state: toState(apiKey!, planned, secret === "" ? null : secret), private: { mode } };
+}
+
+/** Seconds a deleted key keeps verifying: `grace_period_seconds`, 0 when unset. */
+function graceOf(values: TfObject): number {
+  return typeof values.grace_period_seconds === "number" ? values.grace_period_seconds : 0;
+}
 
 /** The fields the server must change; scopes compare as a set, and anything unknown has changed. */
 function changedFields(prior: TfObject, planned: TfObject): string[] {
