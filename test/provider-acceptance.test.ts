@@ -160,9 +160,12 @@ resource "apikeys_api_key" "export" {
     const plan = await imported.run("plan", "-no-color", "-detailed-exitcode");
     expect(plan.stdout).toContain("No changes.");
     expect(plan.code).toBe(0);
-    // With secret_wo, the first apply replaces the imported key, so its stores get a known secret.
+    // With secret_wo, the first apply replaces the imported key, so its stores get a known secret
+    // (test/provider-import.test.ts applies it).
     await imported.write({ "main.tf": keyConfig({ name: "Snowflake production orders export", scopes: ["orders:read"], version: 1 }) });
-    expect(await imported.ok("plan", "-no-color")).toContain("apikeys_api_key.export must be replaced");
+    const adopt = await imported.run("plan", "-no-color");
+    expect(adopt.code).toBe(0);
+    expect((adopt.stdout + adopt.stderr).replace(/\s+/g, " ")).toContain(`Key ${keyId} was imported, so this apply replaces it`);
   });
 
   it("when the key is deleted outside Terraform, drops it on refresh and plans to create it again", async () => {
@@ -269,6 +272,18 @@ output "secret" {
     expect((await verify(oldSecret)).status).toBe(VerificationStatus.REVOKED);
     expect((await classic.run("plan", "-detailed-exitcode")).code).toBe(0);
   });
+
+  it("after destroy, the secret is gone from the state but still in terraform.tfstate.backup, as the README warns", async () => {
+    const dir = await terraformDir(cliConfig, { APIKEYS_ENDPOINT: server.httpUrl, APIKEYS_TOKEN: server.principals.owner });
+    await dir.write({ "main.tf": classicConfig(false) });
+    await dir.ok("init", "-no-color");
+    await dir.ok("apply", "-no-color", "-auto-approve");
+    const secret = await dir.ok("output", "-raw", "secret");
+    await dir.ok("destroy", "-no-color", "-auto-approve");
+    expect((await verify(secret)).status).toBe(VerificationStatus.REVOKED);
+    expect(await readFile(path.join(dir.dir, "terraform.tfstate"), "utf8")).not.toContain(secret);
+    expect(await readFile(path.join(dir.dir, "terraform.tfstate.backup"), "utf8")).toContain(secret);
+  });
 });
 
 describe("values known only at apply", () => {
@@ -328,6 +343,59 @@ describe("bad configuration", () => {
     expect(plan.code).toBe(1);
     expect(plan.stderr).toContain("Cannot reach the apikeys server");
     expect(plan.stderr).toContain("endpoint");
+  });
+
+  // Each wrong endpoint used to fail as a server error ("Internal", "Unimplemented") that sent
+  // users to the server's log; each must name `endpoint` and what to set it to.
+  it.each([
+    ["the gRPC port", () => `http://${server.grpcAddress}`, "The apikeys endpoint is not the server's HTTP port", () => "like the server's gRPC port"],
+    ["an extra path", () => `${server.httpUrl}/api`, "The apikeys endpoint is not the server's HTTP port", () => 'Remove the path "/api" from `endpoint`'],
+    ["https:// on a plain-HTTP port", () => server.httpUrl.replace("http:", "https:"), "The apikeys endpoint uses https:// but the server does not use TLS", () => `Use ${server.httpUrl} in \`endpoint\``],
+  ])("with %s as the endpoint, fails at plan time saying how to fix `endpoint`", async (_case, endpoint, summary, fix) => {
+    const plan = await planWith({ APIKEYS_ENDPOINT: endpoint() }, custom('["orders:read"]'));
+    expect(plan.code).toBe(1);
+    const text = plan.stderr.replace(/\s+/g, " ");
+    expect(text).toContain(summary);
+    expect(text).toContain(fix());
+    expect(text).toContain("`endpoint`");
+    expect(text).not.toContain("server's log");
+  });
+
+  it("with key material whose prefix the server does not use, fails at plan time naming `prefix`; without a prefix, uses the server's", async () => {
+    const acme = await startTestServer({ APIKEYS_KEY_PREFIX: "acme" });
+    try {
+      const keyWith = (prefix: string) => `ephemeral "apikeys_key_material" "k" {
+  ${prefix}
+}
+resource "apikeys_api_key" "k" {
+  name              = "Segment production events"
+  access            = "full"
+  secret_wo         = ephemeral.apikeys_key_material.k.token
+  secret_wo_version = 1
+}
+resource "terraform_data" "store" {
+  triggers_replace = [apikeys_api_key.k.secret_version]
+  provisioner "local-exec" {
+    command     = "umask 077; printf '%s' \\"$SECRET\\" > secret.txt"
+    environment = { SECRET = ephemeral.apikeys_key_material.k.token }
+  }
+}`;
+      const env = { APIKEYS_ENDPOINT: acme.httpUrl, APIKEYS_TOKEN: acme.principals.owner };
+      const wrong = await planWith(env, keyWith('prefix = "ak"'));
+      expect(wrong.code).toBe(1);
+      const text = wrong.stderr.replace(/\s+/g, " ");
+      expect(text).toContain("Key prefix differs from the server's");
+      expect(text).toContain('Set `prefix = "acme"` in apikeys_key_material');
+      const dir = await terraformDir(cliConfig, env);
+      await dir.write({ "main.tf": `${PROVIDER_BLOCK}\n${keyWith("")}\n` });
+      await dir.ok("init", "-no-color");
+      await dir.ok("apply", "-no-color", "-auto-approve");
+      const secret = await readFile(path.join(dir.dir, "secret.txt"), "utf8");
+      expect(secret).toMatch(/^acme_[0-9A-Za-z]{50}$/);
+      expect((await acme.apiKeys(acme.principals.service, "grpc").verifyApiKey({ key: secret })).status).toBe(VerificationStatus.VALID);
+    } finally {
+      await acme.stop();
+    }
   });
 
   it("with an unknown scope, fails at plan time listing the catalog", async () => {
