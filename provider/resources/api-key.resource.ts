@@ -105,7 +105,7 @@ export const apiKeyResource: ManagedResource<ApikeysClient> = {
       const warning: Diagnostic = {
         severity: "warning",
         summary: `Key ${str(prior.id)} was imported, so this apply replaces it`,
-        detail: `Terraform never knew the imported key's secret, so no secret store could get it from \`secret_wo\`. This apply creates a new key with that secret, writes it to the stores that depend on the key, and deletes key ${str(prior.id)}, which keeps verifying for the configured \`grace_period_seconds\`. To keep the imported key instead, remove \`secret_wo\`.`,
+        detail: `Terraform never knew the imported key's secret, so no secret store could get it from \`secret_wo\`. This apply creates a new key with that secret and deletes key ${str(prior.id)}, which keeps verifying for the configured \`grace_period_seconds\` while the stores that depend on the key get the new secret. To keep the imported key instead, remove \`secret_wo\`.`,
         attribute: "secret_wo",
       };
       return { planned, requiresReplace: draft.requiresReplace.filter((a) => a !== "secret_wo_version"), warnings: [warning] };
