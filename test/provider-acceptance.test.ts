@@ -2,6 +2,8 @@
 // checkout, and a real server on real Postgres. One key walks its whole life: create with a
 // client-minted secret, no changes, update in place, import, drift, rotation, destroy.
 import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VerificationStatus } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
@@ -359,6 +361,20 @@ describe("bad configuration", () => {
     expect(text).toContain(fix());
     expect(text).toContain("`endpoint`");
     expect(text).not.toContain("server's log");
+  });
+
+  it("with another web server as the endpoint, fails at plan time saying how to fix `endpoint`", async () => {
+    const web = createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>Welcome</html>"));
+    await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
+    try {
+      const plan = await planWith({ APIKEYS_ENDPOINT: `http://127.0.0.1:${(web.address() as AddressInfo).port}` }, custom('["orders:read"]'));
+      expect(plan.code).toBe(1);
+      const text = plan.stderr.replace(/\s+/g, " ");
+      expect(text).toContain("The apikeys endpoint did not answer as an apikeys server");
+      expect(text).toContain("Set the provider's `endpoint` argument or the APIKEYS_ENDPOINT environment variable to the server's HTTP port");
+    } finally {
+      web.close();
+    }
   });
 
   it("with key material whose prefix the server does not use, fails at plan time naming `prefix`; without a prefix, uses the server's", async () => {
