@@ -21,7 +21,7 @@ export function endpointDiagnostic(e: unknown, url: URL): Diagnostic | undefined
   if (codes.some((c) => c.startsWith("HPE_"))) {
     return error(SUMMARY, `${url.origin} answers in a protocol other than HTTP/1.1, like the server's gRPC port (APIKEYS_GRPC_PORT, default 50051), which speaks only HTTP/2. ${ENDPOINT_FIX}`, "endpoint");
   }
-  if (url.protocol === "https:" && (codes.includes("EPROTO") || codes.includes("ERR_SSL_WRONG_VERSION_NUMBER"))) {
+  if (url.protocol === "https:" && plainTextAnswer(err)) {
     return error(
       "The apikeys endpoint uses https:// but the server does not use TLS",
       `${url.origin} answered the TLS handshake in plain text. Use http://${url.host} in \`endpoint\` (or ${ENDPOINT_VARIABLE}) if the server runs without TLS, or give the server a certificate (APIKEYS_TLS_CERT and APIKEYS_TLS_KEY) and keep https://.`,
@@ -44,12 +44,28 @@ export function endpointDiagnostic(e: unknown, url: URL): Diagnostic | undefined
   return undefined;
 }
 
-/** The `code` of the error and every cause under it, such as "EPROTO" or "HPE_INVALID_CONSTANT". */
+/** The error and every cause under it. */
+function causes(err: unknown): Error[] {
+  const chain: Error[] = [];
+  for (let cause = err, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) chain.push(cause);
+  return chain;
+}
+
+/** The `code` of the error and of every cause under it, such as "EPROTO" or "HPE_INVALID_CONSTANT". */
 function causeCodes(err: unknown): string[] {
-  const codes: string[] = [];
-  for (let cause = err, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === "string") codes.push(code);
-  }
-  return codes;
+  return causes(err).flatMap((c) => {
+    const code = (c as { code?: unknown }).code;
+    return typeof code === "string" ? [code] : [];
+  });
+}
+
+/**
+ * True when a TLS handshake got a plain-text answer. OpenSSL words it as a bad record header
+ * ("wrong version number", or "packet length too long" in some versions); Node reports EPROTO
+ * or the ERR_SSL_ code, depending on its version.
+ */
+function plainTextAnswer(err: unknown): boolean {
+  const codes = causeCodes(err);
+  if (codes.includes("ERR_SSL_WRONG_VERSION_NUMBER") || codes.includes("ERR_SSL_PACKET_LENGTH_TOO_LONG")) return true;
+  return codes.includes("EPROTO") && causes(err).some((c) => /wrong version number|packet length too long/.test(c.message));
 }
