@@ -30,8 +30,10 @@ export interface Config {
   readonly lastUsedFlushMs: number;
   /** How often the in-memory list of legacy key hints is reloaded, in milliseconds. */
   readonly legacyRefreshMs: number;
-  /** How long a verified key or principal token is served from memory at most, in milliseconds. */
+  /** How long a verified key or principal token stays in memory unused, in milliseconds. */
   readonly cacheTtlMs: number;
+  /** How long a verified key or principal token is served from memory at most, used or not. */
+  readonly cacheMaxAgeMs: number;
   /** Most entries of each in-memory cache (keys, principals, kept gRPC answers). */
   readonly cacheMaxEntries: number;
   /** argon2 checks running at once on a cache miss, and waiting before RESOURCE_EXHAUSTED. */
@@ -65,6 +67,7 @@ export const CONFIG_VARIABLES = [
   "APIKEYS_LAST_USED_FLUSH_MS",
   "APIKEYS_LEGACY_REFRESH_MS",
   "APIKEYS_CACHE_TTL_MS",
+  "APIKEYS_CACHE_MAX_AGE_MS",
   "APIKEYS_CACHE_MAX_ENTRIES",
   "APIKEYS_ARGON2_MAX_CONCURRENT",
   "APIKEYS_ARGON2_MAX_QUEUED",
@@ -127,7 +130,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrateOnStart: migrate === "true",
     lastUsedFlushMs: int("APIKEYS_LAST_USED_FLUSH_MS", 5000, 10, 600_000),
     legacyRefreshMs: int("APIKEYS_LEGACY_REFRESH_MS", 2000, 10, 600_000),
-    cacheTtlMs: int("APIKEYS_CACHE_TTL_MS", 60_000, 1000, 86_400_000),
+    cacheTtlMs: int("APIKEYS_CACHE_TTL_MS", 600_000, 1000, 86_400_000),
+    cacheMaxAgeMs: int("APIKEYS_CACHE_MAX_AGE_MS", 86_400_000, 1000, 7 * 86_400_000),
     cacheMaxEntries: int("APIKEYS_CACHE_MAX_ENTRIES", 100_000, 1, 10_000_000),
     argon2MaxConcurrent: int("APIKEYS_ARGON2_MAX_CONCURRENT", availableParallelism(), 1, 256),
     argon2MaxQueued: int("APIKEYS_ARGON2_MAX_QUEUED", 256, 0, 100_000),

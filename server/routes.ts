@@ -68,8 +68,8 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     },
   });
   const pool = createArgon2Pool({ maxConcurrent: config.argon2MaxConcurrent, maxQueued: config.argon2MaxQueued, maxQueuedPerKey: 4 });
-  const verify = createVerifier({ db, hasher, upgradeHash, keyPrefix: config.keyPrefix, lastUsed, legacyHints, cache: keyCache, catalog, pool, cacheTtlMs: config.cacheTtlMs });
-  const authenticate = createAuthenticator({ db, hasher, upgradeHash, cache: callerCache, pool, cacheTtlMs: config.cacheTtlMs });
+  const verify = createVerifier({ db, hasher, upgradeHash, keyPrefix: config.keyPrefix, lastUsed, legacyHints, cache: keyCache, catalog, pool, cacheMaxAgeMs: config.cacheMaxAgeMs });
+  const authenticate = createAuthenticator({ db, hasher, upgradeHash, cache: callerCache, pool, cacheMaxAgeMs: config.cacheMaxAgeMs });
   const edge = { authenticate, log };
   // Every change evicts here before it is confirmed; a delete or change waits for every replica.
   const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth: setCachesEnabled }).catch(async (err: unknown) => {

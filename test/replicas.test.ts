@@ -26,9 +26,7 @@ let managers: Client<typeof ApiKeyService>[];
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  // A long cache TTL: a caller or key entry that expires mid-test (60 s by default, which a busy
-  // machine's run can outlast) is rightly checked again, and its next answer is then not a kept one.
-  const env = { DATABASE_URL: database.url, APIKEYS_CACHE_TTL_MS: "600000", ...TEST_ARGON2_ENV };
+  const env = { DATABASE_URL: database.url, ...TEST_ARGON2_ENV };
   const cli = async (...args: string[]) =>
     (await promisify(execFile)("bin/apikeys", args, { env: { ...process.env, ...env, APIKEYS_LOG_LEVEL: "warn" } })).stdout.trim();
   const ownerToken = await cli("bootstrap", "--workspace", "Acme", "--owner", "ada@example.com");

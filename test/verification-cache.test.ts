@@ -1,6 +1,6 @@
 // The verification cache and the argon2 pool on their own: eviction, generations, TTL, LRU, the
 // fail-closed switch, and the pool's bounds. Through the server they are in replicas.test.ts.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BusyError } from "../server/errors.js";
 import { createArgon2Pool } from "../server/verify/argon2-pool.js";
 import { createVerificationCache, type CachedKey } from "../server/verify/verification-cache.js";
@@ -99,6 +99,31 @@ describe("verification cache", () => {
     // after that hit, more than half the limit, so dropping it is within the bound.
     const present = Array.from({ length: 10 }, (_, i) => `ak_${i}`).filter((token) => cache.get(token) !== undefined);
     expect(present).toEqual(["ak_0", "ak_7", "ak_8", "ak_9"]);
+  });
+
+  it("keeps an entry in use past the TTL, drops one left unused for the TTL, and never serves one past its expiry", () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ["Date"] });
+    try {
+      const cache = createVerificationCache({ ttlMs: 10_000, maxEntries: 10 });
+      const g = cache.generation();
+      cache.set("ak_busy", entry("busy", Date.now() + 60_000), g);
+      cache.set("ak_idle", entry("idle", Date.now() + 60_000), g);
+      cache.set("ak_capped", entry("capped", Date.now() + 25_000), g);
+      // Used every 9 s: the TTL counts from the last use, so "busy" outlives it five times over.
+      for (let second = 9; second <= 54; second += 9) {
+        vi.setSystemTime(1_000_000 + second * 1000);
+        expect(cache.get("ak_busy")?.subject, `at ${second} s`).toBe("busy");
+        if (second < 27) expect(cache.get("ak_capped")?.subject, `at ${second} s`).toBe("capped");
+        else expect(cache.get("ak_capped"), `at ${second} s`).toBeUndefined();
+      }
+      // Never used after it was stored: gone once the TTL passed.
+      expect(cache.get("ak_idle")).toBeUndefined();
+      // In use, but past its own expiry (the cap from its check): gone.
+      vi.setSystemTime(1_000_000 + 60_000);
+      expect(cache.get("ak_busy")).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("when switched off, serves and stores nothing, and starts empty when on again", () => {

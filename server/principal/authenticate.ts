@@ -31,7 +31,8 @@ interface AuthenticatorDeps {
   readonly upgradeHash: UpgradeHash;
   readonly cache: VerificationCache<CachedCaller>;
   readonly pool: Argon2Pool;
-  readonly cacheTtlMs: number;
+  /** How long a checked token is served from the cache at most, used or not. */
+  readonly cacheMaxAgeMs: number;
 }
 
 /** Builds the authenticator: header in, caller out, or UnauthenticatedError. */
@@ -57,7 +58,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
       workspaceId: row.workspace_id,
       role: row.role,
       subject,
-      expiresAt: Date.now() + deps.cacheTtlMs,
+      expiresAt: Date.now() + deps.cacheMaxAgeMs,
     };
     cache.set(token, caller, generation);
     return caller;

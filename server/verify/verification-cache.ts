@@ -6,8 +6,12 @@
 // - every change to a key evicts its entries on every replica (see server/replica), and a miss
 //   that started before an eviction never stores its result (the generation check);
 // - while this replica may have missed an eviction (its listener is down), the cache is off;
-// - every entry expires (TTL, or earlier when the key's grace ends) and the least recently used
-//   entry goes first when the cache is full (approximately; see `get`).
+// - every entry expires once unused for the TTL, and in any case at its `expiresAt` (a cap counted
+//   from its argon2 check, or earlier when the key's grace ends); the least recently used entry
+//   goes first when the cache is full (approximately; see `get`).
+// Because every change is pushed and confirmed, the TTL is a backstop, not the way changes arrive:
+// counting it from the last use means a key in steady use is checked with argon2 once per replica
+// and cap, so the cost of keeping N keys verified does not grow with N while nothing changes.
 import type { Access } from "../api-key/api-key.table.js";
 import { createTokenHmac } from "./token-hmac.js";
 
@@ -20,7 +24,7 @@ export interface CachedKey {
   /** The key's own scopes (CUSTOM); FULL keys are decided against the in-memory catalog. */
   readonly scopes: readonly string[];
   readonly legacy: boolean;
-  /** Milliseconds since the epoch after which the entry must not be used. */
+  /** Milliseconds since the epoch after which the entry must not be used, however often it is. */
   readonly expiresAt: number;
 }
 
@@ -38,6 +42,7 @@ export interface CachedRefusal {
 }
 
 export interface VerificationCacheOptions {
+  /** An entry not used for this long is dropped (it is checked again on its next use). */
   readonly ttlMs: number;
   readonly maxEntries: number;
 }
@@ -78,7 +83,7 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
   // map's storage) only once half the limit's worth of entries were stored after it, so hits on
   // recent entries, the common case, leave the map alone. An entry used within the last
   // maxEntries / 2 stores is therefore never the one dropped.
-  const entries = new Map<string, { readonly value: T; stamp: number }>();
+  const entries = new Map<string, { readonly value: T; stamp: number; usedAt: number }>();
   const half = Math.ceil(options.maxEntries / 2);
   let stored = 0;
   // Each subject's entries: almost always one (a key has one secret but during a rotation's
@@ -118,11 +123,13 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
       if (!enabled) return undefined;
       const key = keyOf(token);
       const entry = entries.get(key);
-      if (entry === undefined || entry.value.expiresAt <= Date.now()) {
+      const now = Date.now();
+      if (entry === undefined || entry.value.expiresAt <= now || entry.usedAt + options.ttlMs <= now) {
         if (entry !== undefined) remove(key, entry.value);
         misses++;
         return undefined;
       }
+      entry.usedAt = now;
       if (stored - entry.stamp >= half) {
         entries.delete(key);
         entry.stamp = ++stored;
@@ -139,7 +146,7 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
       const key = keyOf(token);
       const previous = entries.get(key);
       if (previous) remove(key, previous.value);
-      entries.set(key, { value, stamp: ++stored });
+      entries.set(key, { value, stamp: ++stored, usedAt: Date.now() });
       const keys = bySubject.get(value.subject);
       if (keys === undefined) bySubject.set(value.subject, key);
       else if (typeof keys === "object") keys.add(key);

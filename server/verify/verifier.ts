@@ -62,8 +62,8 @@ interface VerifierDeps {
   readonly cache: VerificationCache;
   readonly catalog: ScopeCatalog;
   readonly pool: Argon2Pool;
-  /** How long a verified token is served from the cache at most. */
-  readonly cacheTtlMs: number;
+  /** How long a checked token is served from the cache at most, used or not. */
+  readonly cacheMaxAgeMs: number;
 }
 
 const NOT_FOUND: Verification = Object.freeze({ status: "not_found" });
@@ -125,7 +125,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
         continue;
       }
       deps.upgradeHash({ table: "legacy_keys", column: "hash", id: row.id, hash: row.hash }, token);
-      const key: CachedKey = { subject, workspaceId: row.workspace_id, access: "full", scopes: [], legacy: true, expiresAt: Date.now() + deps.cacheTtlMs };
+      const key: CachedKey = { subject, workspaceId: row.workspace_id, access: "full", scopes: [], legacy: true, expiresAt: Date.now() + deps.cacheMaxAgeMs };
       cache.set(token, key, generation);
       return key;
     }
@@ -197,7 +197,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       }
     });
     if (match === "none") {
-      const refusal: CachedRefusal = { subject: keySubject(row.id), refused: true, checkMs, expiresAt: Date.now() + deps.cacheTtlMs };
+      const refusal: CachedRefusal = { subject: keySubject(row.id), refused: true, checkMs, expiresAt: Date.now() + deps.cacheMaxAgeMs };
       cache.set(token, refusal, generation);
       return NOT_FOUND;
     }
@@ -205,7 +205,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     if (row.deleted_at && row.deleted_at.getTime() <= now) return { status: "revoked" };
     if (match === "expired") return { status: "expired" };
     // An entry never outlives the secret's grace (rotation) or the key's (deletion).
-    let expiresAt = now + deps.cacheTtlMs;
+    let expiresAt = now + deps.cacheMaxAgeMs;
     if (match === "previous" && row.previous_expires_at) expiresAt = Math.min(expiresAt, row.previous_expires_at.getTime());
     if (row.deleted_at) expiresAt = Math.min(expiresAt, row.deleted_at.getTime());
     const key: CachedKey = { subject: keySubject(row.id), workspaceId: row.workspace_id, access: row.access, scopes: Object.freeze([...row.scopes]), legacy: false, expiresAt };
