@@ -44,7 +44,7 @@ interface Command {
   readonly required?: readonly string[];
   /** Checks positional arguments before the database is opened. */
   readonly check?: (positionals: string[]) => void;
-  readonly run: (c: { db: Db; hasher: Hasher; values: Record<string, string | undefined>; positionals: string[] }) => Promise<void>;
+  readonly run: (c: { db: Db; hasher: Hasher; legacyHasher: Hasher; values: Record<string, string | undefined>; positionals: string[] }) => Promise<void>;
 }
 
 const ROLES: readonly string[] = ["owner", "admin", "member"];
@@ -132,9 +132,9 @@ const COMMANDS: Record<string, Command> = {
   "legacy import": {
     options: ["workspace"],
     required: ["workspace"],
-    run: async ({ db, hasher, values }) => {
+    run: async ({ db, legacyHasher, values }) => {
       const secret = (await readStdin()).trim();
-      const row = await importLegacyKey(db, hasher, { workspaceId: values.workspace!, secret });
+      const row = await importLegacyKey(db, legacyHasher, { workspaceId: values.workspace!, secret });
       say(`imported the legacy account key ${row.id} (${row.hint}) for workspace ${row.workspace_id}; only its hash is stored`);
     },
   },
@@ -157,7 +157,7 @@ async function main(argv: string[]): Promise<number> {
   const database = await resolveDatabaseUrl(config, log, true);
   const db = createDatabase(database.url, 2);
   try {
-    await command.run({ db, hasher: createHasher(config.argon2), values, positionals });
+    await command.run({ db, hasher: createHasher(config.argon2), legacyHasher: createHasher(config.legacyArgon2), values, positionals });
     return 0;
   } finally {
     await db.destroy();

@@ -30,7 +30,7 @@ import { createVerifier, recordUse } from "./verify/verifier.js";
  */
 export async function createServices(db: Db, config: Config, log: Logger, databaseUrl: string) {
   const hasher = createHasher(config.argon2);
-  const upgradeHash = createHashUpgrader(db, hasher, log);
+  const upgradeHash = createHashUpgrader(db, { keys: hasher, legacy: createHasher(config.legacyArgon2) }, log);
   const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log);
   const legacyHints = await startLegacyHintCache(db, config.legacyRefreshMs, log);
   // What this replica keeps in memory, and the two ways the replica listener keeps it true:

@@ -1,14 +1,23 @@
 import argon2 from "argon2";
 import { describe, expect, it } from "vitest";
-import { loadConfig, OWASP_ARGON2 } from "../server/config.js";
+import { HIGH_ENTROPY_ARGON2, loadConfig, OWASP_ARGON2 } from "../server/config.js";
 import { createHasher } from "../server/hashing.js";
 
 describe("hashing", () => {
-  it("defaults to argon2id at OWASP's minimum cost", async () => {
+  it("defaults to argon2id at a high-entropy cost for keys and tokens, and OWASP's minimum for legacy keys", async () => {
     const config = loadConfig({});
-    expect(config.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
-    const hash = await createHasher(config.argon2).hash("ak_example");
-    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(config.argon2).toEqual({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
+    expect(config.argon2).toEqual(HIGH_ENTROPY_ARGON2);
+    expect(await createHasher(config.argon2).hash("ak_example")).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
+    expect(config.legacyArgon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    expect(await createHasher(config.legacyArgon2).hash("legacy-example")).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+
+  it("takes each kind's cost from its own variables", () => {
+    const config = loadConfig({ APIKEYS_ARGON2_MEMORY_KIB: "4096", APIKEYS_LEGACY_ARGON2_ITERATIONS: "3" });
+    expect(config.argon2).toEqual({ memoryCost: 4096, timeCost: 1, parallelism: 1 });
+    expect(config.legacyArgon2).toEqual({ memoryCost: 19456, timeCost: 3, parallelism: 1 });
+    expect(() => loadConfig({ APIKEYS_LEGACY_ARGON2_MEMORY_KIB: "10" })).toThrow(/APIKEYS_LEGACY_ARGON2_MEMORY_KIB must be an integer from 1024/);
   });
 
   it("verifies the right secret only and treats a corrupt hash as a mismatch", async () => {

@@ -20,7 +20,8 @@ const LEGACY = "sk_live_51HxQeLegacyAccountKey0123456789";
 function cli(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn("bin/apikeys", args, {
-      env: { ...process.env, DATABASE_URL: server.app.databaseUrl, APIKEYS_ARGON2_MEMORY_KIB: "1024", APIKEYS_ARGON2_ITERATIONS: "1" },
+      // The default argon2 costs: a legacy key's is OWASP's password cost.
+      env: { ...process.env, DATABASE_URL: server.app.databaseUrl },
     });
     let stdout = "";
     let stderr = "";
@@ -37,6 +38,9 @@ describe("legacy account key", () => {
     expect(imported.stderr).toContain("imported the legacy account key");
     expect(imported.code).toBe(0);
     expect(imported.stdout + imported.stderr).not.toContain(LEGACY);
+    // Its entropy is unknown, so it is hashed at the password cost, not the keys' lower one.
+    const stored = await server.app.db.selectFrom("legacy_keys").select("hash").where("workspace_id", "=", server.principals.workspaceId).executeTakeFirstOrThrow();
+    expect(stored.hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     const verifier = server.apiKeys(server.principals.service);
     await expect
       .poll(async () => (await verifier.verifyApiKey({ key: LEGACY, requiredScopes: ["orders:write"] })).status, { timeout: 5000 })

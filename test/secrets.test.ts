@@ -28,7 +28,7 @@ beforeAll(async () => {
   await owner.createApiKey({ name: "Typo", access: AccessLevel.FULL, keyMaterial: material.slice(0, -1) + "!" }).catch(() => undefined);
   await server.apiKeys(secrets[0]).listApiKeys({}).catch(() => undefined);
   const legacy = "legacy_live_ZYXWVUTSRQPONMLKJIHGFEDCBA987";
-  await importLegacyKey(server.app.db, createHasher(server.config.argon2), { workspaceId: server.principals.workspaceId, secret: legacy });
+  await importLegacyKey(server.app.db, createHasher(server.config.legacyArgon2), { workspaceId: server.principals.workspaceId, secret: legacy });
   await server.apiKeys(server.principals.service).verifyApiKey({ key: legacy });
   secrets.push(legacy);
   secrets.push(...Object.values(server.principals).filter((v) => v.startsWith("akp_")));

@@ -54,7 +54,7 @@ export interface TestServer {
 }
 
 // Cheap argon2 keeps the suite fast; the default (OWASP) cost has its own test.
-export const TEST_ARGON2_ENV = { APIKEYS_ARGON2_MEMORY_KIB: "1024", APIKEYS_ARGON2_ITERATIONS: "1" };
+export const TEST_ARGON2_ENV = { APIKEYS_ARGON2_MEMORY_KIB: "1024", APIKEYS_ARGON2_ITERATIONS: "1", APIKEYS_LEGACY_ARGON2_MEMORY_KIB: "1024", APIKEYS_LEGACY_ARGON2_ITERATIONS: "1" };
 
 /** Starts a server on a fresh database; `env` overrides configuration. */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
