@@ -13,7 +13,6 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { ServingStatusMap } from "grpc-health-check";
 import { addConnectService, type GrpcAdapterOptions } from "../contract/grpc-adapter.js";
-import { grpcHttp2Servers, useStreamCollections } from "./http2-stream-collections.js";
 import type { ListenerOptions } from "./listener-options.js";
 
 /** Each service with its Connect implementation, every pair type-checked (a tuple of any length). */
@@ -68,9 +67,6 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, credentials, (err, bound) => {
       if (err) return reject(err);
-      const http2Servers = grpcHttp2Servers(server);
-      if (http2Servers.length === 0) log.warn("grpc-js's http/2 servers are not reachable; its sessions keep node's own stream collections");
-      for (const h2 of http2Servers) useStreamCollections(h2);
       resolve(bound);
     });
   });

@@ -9,7 +9,6 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import "../contract/protobuf-text-encoding.js";
-import { useStreamCollections } from "./http2-stream-collections.js";
 import type { ListenerOptions } from "./listener-options.js";
 import type { Logger } from "./logger.js";
 
@@ -85,7 +84,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     // connect-node answers 405 without an Allow header (RFC 9110 requires one).
     const methods = allowed.get(path);
     if (methods && !methods.includes(req.method ?? "")) {
-      res.writeHead(405, { allow: methods.join(", "), "content-length": "0" });
+      res.statusCode = 405;
+      res.setHeader("allow", methods.join(", "));
+      res.setHeader("content-length", "0");
       res.end();
       return;
     }
@@ -95,7 +96,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const h2 = opts.tls
     ? http2.createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, onRequest)
     : http2.createServer({}, onRequest);
-  useStreamCollections(h2);
   h2.on("session", (session: http2.Http2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
