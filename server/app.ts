@@ -21,6 +21,8 @@ export interface App {
   readonly replica: Wiring["replica"];
   /** The in-memory caches the replica listener keeps true (for tests and diagnostics). */
   readonly caches: Wiring["caches"];
+  /** The argon2 pool's counters, for diagnostics and a metrics layer. */
+  readonly argon2: Wiring["argon2"];
   /** Graceful stop: listeners finish in-flight calls, buffers flush, the pool closes. */
   close(): Promise<void>;
 }
@@ -45,7 +47,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       });
       if (added.length > 0) log.info("scopes added from catalog file", { file: config.scopesFile, added });
     }
-    const { services, replica, caches, stop } = await createServices(db, config, log, database.url);
+    const { services, replica, caches, argon2, stop } = await createServices(db, config, log, database.url);
     closers.push(stop);
 
     const tls = config.tls && {
@@ -66,7 +68,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       http: `${scheme}://${config.host}:${http.port}`,
       keyPrefix: config.keyPrefix,
     });
-    return { grpcPort: grpc.port, httpPort: http.port, databaseUrl: database.url, db, replica, caches, close };
+    return { grpcPort: grpc.port, httpPort: http.port, databaseUrl: database.url, db, replica, caches, argon2, close };
   } catch (err) {
     await close();
     throw err;

@@ -42,6 +42,8 @@ export interface Config {
   /** argon2 checks running at once on a cache miss, and waiting before RESOURCE_EXHAUSTED. */
   readonly argon2MaxConcurrent: number;
   readonly argon2MaxQueued: number;
+  /** argon2 checks waiting for one key id (guesses, under a flood) before RESOURCE_EXHAUSTED. */
+  readonly argon2MaxQueuedPerKey: number;
 }
 
 /** Principal tokens use their own prefix so they can never be mistaken for API keys. */
@@ -87,6 +89,7 @@ export const CONFIG_VARIABLES = [
   "APIKEYS_CACHE_MAX_ENTRIES",
   "APIKEYS_ARGON2_MAX_CONCURRENT",
   "APIKEYS_ARGON2_MAX_QUEUED",
+  "APIKEYS_ARGON2_MAX_QUEUED_PER_KEY",
 ] as const;
 
 /** The example catalog shipped in config/scopes.json. */
@@ -154,5 +157,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheMaxEntries: int("APIKEYS_CACHE_MAX_ENTRIES", 100_000, 1, 10_000_000),
     argon2MaxConcurrent: int("APIKEYS_ARGON2_MAX_CONCURRENT", availableParallelism(), 1, 256),
     argon2MaxQueued: int("APIKEYS_ARGON2_MAX_QUEUED", 256, 0, 100_000),
+    argon2MaxQueuedPerKey: int("APIKEYS_ARGON2_MAX_QUEUED_PER_KEY", 64, 0, 100_000),
   });
 }

@@ -67,8 +67,25 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
       logKeptAnswer(answer.caller.id);
     },
   });
-  const pool = createArgon2Pool({ maxConcurrent: config.argon2MaxConcurrent, maxQueued: config.argon2MaxQueued, maxQueuedPerKey: 4 });
-  const verify = createVerifier({ db, hasher, upgradeHash, keyPrefix: config.keyPrefix, lastUsed, legacyHints, cache: keyCache, catalog, pool, cacheMaxAgeMs: config.cacheMaxAgeMs });
+  const pool = createArgon2Pool({
+    maxConcurrent: config.argon2MaxConcurrent,
+    maxQueued: config.argon2MaxQueued,
+    maxQueuedPerKey: config.argon2MaxQueuedPerKey,
+    log: log.child({ component: "argon2-pool" }),
+  });
+  const verify = createVerifier({
+    db,
+    hasher,
+    upgradeHash,
+    keyPrefix: config.keyPrefix,
+    lastUsed,
+    legacyHints,
+    cache: keyCache,
+    catalog,
+    pool,
+    cacheMaxAgeMs: config.cacheMaxAgeMs,
+    maxKnown: config.cacheMaxEntries,
+  });
   const authenticate = createAuthenticator({ db, hasher, upgradeHash, cache: callerCache, pool, cacheMaxAgeMs: config.cacheMaxAgeMs });
   const edge = { authenticate, log };
   // Every change evicts here before it is confirmed; a delete or change waits for every replica.
@@ -90,6 +107,8 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     services,
     /** The in-memory caches, for the replica listener and for tests. */
     caches: { keys: keyCache, callers: callerCache, answers, invalidate, setEnabled: setCachesEnabled },
+    /** The argon2 pool's counters (refusals, suspected guesses, "key under attack" warnings). */
+    argon2: { stats: pool.stats },
     /** This process as a replica: its id, and waiting for every replica to confirm a change. */
     replica,
     /** Leaves the replica set, flushes buffered last-used times and stops timers. */

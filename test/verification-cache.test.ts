@@ -2,6 +2,7 @@
 // fail-closed switch, and the pool's bounds. Through the server they are in replicas.test.ts.
 import { describe, expect, it, vi } from "vitest";
 import { BusyError } from "../server/errors.js";
+import { createLogger } from "../server/logger.js";
 import { createArgon2Pool } from "../server/verify/argon2-pool.js";
 import { createVerificationCache, type CachedKey } from "../server/verify/verification-cache.js";
 import { createHmac, randomBytes } from "node:crypto";
@@ -160,6 +161,7 @@ describe("token HMAC (the cache key)", () => {
 });
 
 describe("argon2 pool", () => {
+  const log = createLogger("error");
   const deferred = () => {
     let resolve!: () => void;
     const promise = new Promise<void>((r) => (resolve = r));
@@ -167,7 +169,7 @@ describe("argon2 pool", () => {
   };
 
   it("runs one check at a time per key, and at most maxConcurrent in all", async () => {
-    const pool = createArgon2Pool({ maxConcurrent: 2, maxQueued: 10, maxQueuedPerKey: 4 });
+    const pool = createArgon2Pool({ maxConcurrent: 2, maxQueued: 10, maxQueuedPerKey: 4, log });
     let running = 0;
     let peak = 0;
     const started: string[] = [];
@@ -193,7 +195,7 @@ describe("argon2 pool", () => {
   });
 
   it("refuses with BusyError when a key's queue or the whole queue is full", async () => {
-    const pool = createArgon2Pool({ maxConcurrent: 1, maxQueued: 1, maxQueuedPerKey: 1 });
+    const pool = createArgon2Pool({ maxConcurrent: 1, maxQueued: 1, maxQueuedPerKey: 1, log });
     const gate = deferred();
     const slow = () => gate.promise.then(() => "ok");
     const first = pool.run("k1", slow);
@@ -204,5 +206,44 @@ describe("argon2 pool", () => {
     await expect(pool.run("k3", slow)).rejects.toBeInstanceOf(BusyError);
     gate.resolve();
     expect(await Promise.all([first, second, otherKey])).toEqual(["ok", "ok", "ok"]);
+  });
+
+  it("runs a priority check before every queued guess, even when the key's line is full", async () => {
+    const pool = createArgon2Pool({ maxConcurrent: 1, maxQueued: 10, maxQueuedPerKey: 2, log });
+    const gate = deferred();
+    const order: string[] = [];
+    const check = (name: string) => async () => {
+      order.push(name);
+      await gate.promise;
+      return name;
+    };
+    const running = pool.run("k1", check("guess-1"));
+    const queued = [pool.run("k1", check("guess-2")), pool.run("k1", check("guess-3"))];
+    await expect(pool.run("k1", check("guess-4"))).rejects.toBeInstanceOf(BusyError);
+    expect(() => pool.admit("k1")).toThrow(BusyError);
+    const holder = pool.run("k1", check("holder"), true);
+    gate.resolve();
+    expect(await Promise.all([running, ...queued, holder])).toEqual(["guess-1", "guess-2", "guess-3", "holder"]);
+    expect(order).toEqual(["guess-1", "holder", "guess-2", "guess-3"]);
+  });
+
+  it("warns once per key id per interval when different secrets pile up for it, and counts them", async () => {
+    const lines: string[] = [];
+    const pool = createArgon2Pool({ maxConcurrent: 1, maxQueued: 10, maxQueuedPerKey: 3, log: createLogger("warn", {}, (l) => void lines.push(l)), warnIntervalMs: 200 });
+    const gate = deferred();
+    const flood = (keyId: string, n: number) => Array.from({ length: n }, () => pool.run(keyId, () => gate.promise).catch(() => "busy"));
+    const first = [...flood("k1", 6), ...flood("k2", 2)];
+    const warned = () => lines.map((l) => JSON.parse(l) as { msg: string; keyId: string }).filter((l) => l.msg.startsWith("key under attack"));
+    expect(warned().map((l) => l.keyId)).toEqual(["k1"]);
+    // 3 found 3 others queued or running, 2 of them were refused.
+    expect(pool.stats()).toEqual({ refused: 2, contended: 3, warnings: 1 });
+    gate.resolve();
+    await Promise.all(first);
+    const later = deferred();
+    await new Promise((r) => setTimeout(r, 250));
+    const second = Array.from({ length: 5 }, () => pool.run("k1", () => later.promise).catch(() => "busy"));
+    expect(warned().map((l) => l.keyId)).toEqual(["k1", "k1"]);
+    later.resolve();
+    await Promise.all(second);
   });
 });

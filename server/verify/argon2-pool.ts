@@ -1,80 +1,149 @@
 // argon2 is deliberately slow (tens of milliseconds). Checks run through this pool: a few at a
-// time, one at a time per key id, with bounded queues. A flood of wrong secrets for one key then
-// occupies one slot and queues a handful of requests; the rest are refused at once with
-// RESOURCE_EXHAUSTED, and cached verifications, which never come here, keep flowing.
+// time, one at a time per key id, with bounded queues. Each key id has its own line, and the ids
+// with work take turns for the slots, so a flood of wrong secrets for one key occupies at most one
+// slot and its own line; other keys and cached verifications, which never come here, keep flowing.
+// A line is served first come, first served, except that a check marked `priority` (a secret that
+// has passed a check for this key before; see the verifier) goes ahead of every guess and is never
+// refused for a full line: guesses cannot lock a key's holder out.
 import { BusyError } from "../errors.js";
+import type { Logger } from "../logger.js";
 
 export interface Argon2PoolOptions {
   /** Checks running at once (argon2 runs on libuv's threads; more than the cores only queues there). */
   readonly maxConcurrent: number;
-  /** Checks waiting for a slot, over all keys. */
+  /** Key ids waiting for a slot. */
   readonly maxQueued: number;
   /** Checks waiting behind the one running for the same key id. */
   readonly maxQueuedPerKey: number;
+  /** Where "key under attack" warnings go. */
+  readonly log: Logger;
+  /** At most one warning per key id per this many milliseconds; default one minute. */
+  readonly warnIntervalMs?: number;
+}
+
+export interface Argon2PoolStats {
+  /** Checks refused with RESOURCE_EXHAUSTED because a line or the slots were full. */
+  readonly refused: number;
+  /** Checks that found several others for their key id already queued: guesses, almost surely. */
+  readonly contended: number;
+  /** "Key under attack" warnings logged. */
+  readonly warnings: number;
 }
 
 export interface Argon2Pool {
-  /** Runs `check` for `keyId` when its turn comes; throws BusyError when the queues are full. */
-  run<T>(keyId: string, check: () => Promise<T>): Promise<T>;
+  /** Runs `check` for `keyId` when its turn comes; throws BusyError when the queues are full (never for `priority`). */
+  run<T>(keyId: string, check: () => Promise<T>, priority?: boolean): Promise<T>;
   /** Throws BusyError when `run` for `keyId` would: lets a flood be refused before any query. */
   admit(keyId: string): void;
+  stats(): Argon2PoolStats;
+}
+
+// Different secrets for one key id at once are not how keys are used (one secret per key, two
+// during a rotation's grace; concurrent checks of one secret are shared): this many already
+// running or waiting for one id when another arrives means someone is guessing.
+const ATTACK_DEPTH = 3;
+
+interface Line {
+  running: boolean;
+  /** Priority checks first, then guesses in arrival order. */
+  readonly waiting: Array<{ readonly priority: boolean; readonly start: () => void }>;
+  guesses: number;
 }
 
 /** Creates an empty pool. */
 export function createArgon2Pool(options: Argon2PoolOptions): Argon2Pool {
+  const warnIntervalMs = options.warnIntervalMs ?? 60_000;
   let running = 0;
-  let queued = 0;
-  const waiting: Array<() => void> = [];
-  // Per key: how many checks are running or waiting, and the tail of its chain.
-  const perKey = new Map<string, { count: number; tail: Promise<unknown> }>();
+  // Lines waiting for a slot; a line holds at most one entry here, so ids take turns.
+  const slotQueue: Array<() => void> = [];
+  const prioritySlotQueue: Array<() => void> = [];
+  const lines = new Map<string, Line>();
+  const warnedAt = new Map<string, number>();
+  let refused = 0;
+  let contended = 0;
+  let warnings = 0;
 
-  const slot = (): Promise<void> => {
+  const slot = (priority: boolean): Promise<void> => {
     if (running < options.maxConcurrent) {
       running++;
       return Promise.resolve();
     }
-    queued++;
-    return new Promise((resolve) =>
-      waiting.push(() => {
-        queued--;
-        running++;
-        resolve();
-      }),
-    );
+    return new Promise((resolve) => (priority ? prioritySlotQueue : slotQueue).push(resolve));
   };
   const release = () => {
-    running--;
-    waiting.shift()?.();
+    const next = prioritySlotQueue.shift() ?? slotQueue.shift();
+    if (next) next();
+    else running--;
   };
 
-  const full = (keyId: string) => {
-    const chain = perKey.get(keyId);
-    return (chain !== undefined && chain.count > options.maxQueuedPerKey) || (running >= options.maxConcurrent && queued >= options.maxQueued);
+  const full = (line: Line | undefined) =>
+    (line !== undefined && line.guesses >= options.maxQueuedPerKey) ||
+    (running >= options.maxConcurrent && slotQueue.length >= options.maxQueued);
+
+  /** Counts a guess and warns, at most once per key id per interval (never with the secret). */
+  const suspect = (keyId: string, line: Line | undefined, refusedNow: boolean) => {
+    if (!refusedNow && (line === undefined || Number(line.running) + line.waiting.length < ATTACK_DEPTH)) return;
+    contended++;
+    const now = performance.now();
+    const last = warnedAt.get(keyId);
+    if (last !== undefined && now - last < warnIntervalMs) return;
+    if (warnedAt.size >= 10_000) {
+      for (const [id, at] of warnedAt) if (now - at >= warnIntervalMs) warnedAt.delete(id);
+    }
+    warnedAt.set(keyId, now);
+    warnings++;
+    options.log.warn("key under attack: many different secrets are being tried for one key id", {
+      keyId,
+      waiting: line?.waiting.length ?? 0,
+      refused: refusedNow,
+    });
   };
-  const busy = () => new BusyError("too many key checks in progress; retry shortly");
+
+  const busy = (keyId: string, line: Line | undefined) => {
+    refused++;
+    suspect(keyId, line, true);
+    return new BusyError("too many key checks in progress; retry shortly");
+  };
 
   return {
     admit(keyId) {
-      if (full(keyId)) throw busy();
+      const line = lines.get(keyId);
+      if (full(line)) throw busy(keyId, line);
     },
-    run(keyId, check) {
-      const chain = perKey.get(keyId);
-      if (full(keyId)) return Promise.reject(busy());
-      const entry = chain ?? { count: 0, tail: Promise.resolve() };
-      entry.count++;
-      perKey.set(keyId, entry);
-      const result = entry.tail.then(async () => {
-        await slot();
-        try {
-          return await check();
-        } finally {
-          release();
+    run(keyId, check, priority = false) {
+      let line = lines.get(keyId);
+      if (!priority && full(line)) return Promise.reject(busy(keyId, line));
+      if (!priority) suspect(keyId, line, false);
+      if (!line) {
+        line = { running: false, waiting: [], guesses: 0 };
+        lines.set(keyId, line);
+      }
+      const own = line;
+      return new Promise((resolve, reject) => {
+        const start = () => {
+          own.running = true;
+          slot(priority)
+            .then(check)
+            .then(resolve, reject)
+            .finally(() => {
+              release();
+              own.running = false;
+              const next = own.waiting.shift();
+              if (next) {
+                if (!next.priority) own.guesses--;
+                next.start();
+              } else if (lines.get(keyId) === own) lines.delete(keyId);
+            });
+        };
+        if (!own.running) return start();
+        if (!priority) {
+          own.guesses++;
+          return void own.waiting.push({ priority, start });
         }
+        const firstGuess = own.waiting.findIndex((w) => !w.priority);
+        own.waiting.splice(firstGuess < 0 ? own.waiting.length : firstGuess, 0, { priority, start });
       });
-      entry.tail = result.catch(() => {}).finally(() => {
-        if (--entry.count === 0 && perKey.get(keyId) === entry) perKey.delete(keyId);
-      });
-      return result;
     },
+    stats: () => ({ refused, contended, warnings }),
   };
 }

@@ -4,6 +4,20 @@
 // fills the cache unless the key changed meanwhile. Then the scopes.
 // A secret found wrong for an existing key is cached too (a CachedRefusal). Problems with the key
 // are a status, not an error.
+//
+// A key's id is public (it is in every hint), so anyone can flood the pool with wrong secrets for
+// it. Its holder still gets through: each key id remembers the secret that last passed argon2
+// here, as an HMAC (see `known` below). Presented again, that secret goes ahead of every queued
+// guess and is never refused for a full line; and while nothing changed about the key since that
+// check (the cache's own invalidation: every change, a lost listener, the cache turned off), it
+// is decided from the freshly read row with no argon2 at all, so a TTL expiry or an eviction from
+// a full cache costs the holder one query, not a place in the flood's queue. Every key generation
+// still gets one real argon2 check of the secret, and a remembered secret counts only against the
+// very hash it matched. (Priority for "secrets that never failed" would not help: every fresh
+// guess has never failed. Fair queueing alone neither: the holder's secret would still queue
+// behind the guesses for its own id.) A secret this replica has not checked yet (first use, after
+// a restart, a new secret) waits its turn first come, first served, behind at most
+// APIKEYS_ARGON2_MAX_QUEUED_PER_KEY guesses.
 import { parseToken } from "../../contract/key-format.js";
 import { findApiKeyById } from "../api-key/api-key.repository.js";
 import type { Access, ApiKeyRow } from "../api-key/api-key.table.js";
@@ -19,6 +33,7 @@ import { missingScopes } from "../scope/scope-rules.js";
 import type { Argon2Pool } from "./argon2-pool.js";
 import type { LastUsedRecorder } from "./last-used.js";
 import { createSingleFlight } from "./single-flight.js";
+import { createTokenHmac } from "./token-hmac.js";
 import type { CachedKey, CachedRefusal, VerificationCache } from "./verification-cache.js";
 
 export type VerifyStatus = "valid" | "malformed" | "not_found" | "revoked" | "expired" | "insufficient_scope";
@@ -64,6 +79,18 @@ interface VerifierDeps {
   readonly pool: Argon2Pool;
   /** How long a checked token is served from the cache at most, used or not. */
   readonly cacheMaxAgeMs: number;
+  /** Most key ids whose last verified secret is remembered (see `known`). */
+  readonly maxKnown: number;
+}
+
+type Match = "current" | "previous" | "expired" | "none";
+
+/** The secret that last passed argon2 for a key id: an HMAC of it, the hash it matched, and when. */
+interface KnownSecret {
+  readonly mac: string;
+  readonly hash: string;
+  /** The cache generation taken before the row it was checked against was read. */
+  readonly generation: number;
 }
 
 const NOT_FOUND: Verification = Object.freeze({ status: "not_found" });
@@ -99,7 +126,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
   }
 
   /** Which stored secret the token matches, upgrading an outdated hash in passing. */
-  async function matchSecret(row: ApiKeyRow, token: string): Promise<"current" | "previous" | "expired" | "none"> {
+  async function matchSecret(row: ApiKeyRow, token: string): Promise<Match> {
     if (await hasher.verify(row.hash, token)) {
       deps.upgradeHash({ table: "api_keys", column: "hash", id: row.id, hash: row.hash }, token);
       return "current";
@@ -130,6 +157,23 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       return key;
     }
     return revoked ? { status: "revoked" } : NOT_FOUND;
+  }
+
+  // Key id → its last verified secret; the map's order is recency, the oldest going first.
+  const known = new Map<string, KnownSecret>();
+  const macOf = createTokenHmac();
+
+  /** What the row says of a secret known to have matched `hash`, or undefined if no stored hash is it any more. */
+  function matchKnown(row: ApiKeyRow, hash: string): Match | undefined {
+    if (hash === row.hash) return "current";
+    if (hash !== row.previous_hash) return undefined;
+    return row.previous_expires_at && row.previous_expires_at > new Date() ? "previous" : "expired";
+  }
+
+  function remember(keyId: string, secret: KnownSecret): void {
+    known.delete(keyId);
+    known.set(keyId, secret);
+    if (known.size > deps.maxKnown) known.delete(known.keys().next().value as string);
   }
 
   const shared = createSingleFlight<CachedKey | Verification>();
@@ -182,20 +226,37 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const generation = cache.generation();
     const parsed = parseToken(token, deps.keyPrefix);
     if (!parsed) return verifyLegacy(token, visibleWorkspace, generation);
-    // A key whose checks are already queued up (a flood of wrong secrets) is refused before any query.
-    pool.admit(parsed.id);
+    const subject = keySubject(parsed.id);
+    const mac = macOf(token);
+    const last = known.get(parsed.id);
+    const isKnown = last !== undefined && last.mac === mac;
+    // Otherwise a key whose line is full of queued guesses is refused before any query.
+    if (!isKnown) pool.admit(parsed.id);
     const row = await findApiKeyById(db, parsed.id);
     // Another workspace's key is answered exactly like a missing one, before any argon2 work.
     if (!row || (visibleWorkspace && row.workspace_id !== visibleWorkspace)) return NOT_FOUND;
     let checkMs = 0;
-    const match = await pool.run(row.id, async () => {
-      const started = performance.now();
-      try {
-        return await matchSecret(row, token);
-      } finally {
-        checkMs = performance.now() - started;
-      }
-    });
+    // Same generation as its check and the same stored hash: no second argon2 check is needed.
+    const fromMemory = isKnown && !cache.changedSince(subject, last.generation) ? matchKnown(row, last.hash) : undefined;
+    const match = fromMemory ?? (await pool.run(
+      row.id,
+      async () => {
+        const started = performance.now();
+        try {
+          return await matchSecret(row, token);
+        } finally {
+          checkMs = performance.now() - started;
+        }
+      },
+      isKnown,
+    ));
+    const matched = match === "current" || match === "previous";
+    // Like the cache, only what nothing changed since is remembered.
+    if (matched && fromMemory === undefined && !cache.changedSince(subject, generation)) {
+      remember(row.id, { mac, hash: match === "current" ? row.hash : row.previous_hash!, generation });
+    }
+    // A remembered secret that no longer verifies loses its place ahead of the guesses.
+    if (!matched && isKnown && known.get(row.id) === last) known.delete(row.id);
     if (match === "none") {
       const refusal: CachedRefusal = { subject: keySubject(row.id), refused: true, checkMs, expiresAt: Date.now() + deps.cacheMaxAgeMs };
       cache.set(token, refusal, generation);

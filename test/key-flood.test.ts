@@ -1,0 +1,148 @@
+// A key's id is public (it is in its hint), so anyone can flood the argon2 pool with wrong secrets
+// for it (issue 15: 17 of 89 of the holder's verifications answered RESOURCE_EXHAUSTED). The
+// holder's secret must verify every time its cache entry is gone, while 32 guesses are in flight:
+// after a change, after the TTL, and for a secret this replica has never checked; other keys keep
+// verifying; the attack is logged once per key per minute and counted. argon2 runs at the default
+// cost on one slot, so that each check holds the key's line for tens of milliseconds.
+import { setTimeout as sleep } from "node:timers/promises";
+import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, describe, expect, it } from "vitest";
+import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
+import { VerificationStatus, VerifyApiKeyRequestSchema, VerifyApiKeyResponseSchema } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { mintToken, parseToken } from "../contract/key-format.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
+
+const servers: TestServer[] = [];
+afterAll(async () => {
+  for (const server of servers) await server.stop();
+});
+
+/** A server whose argon2 checks hold one slot for tens of milliseconds each. */
+async function slowArgon2Server(env: Record<string, string>): Promise<TestServer> {
+  const server = await startTestServer({
+    APIKEYS_ARGON2_MAX_CONCURRENT: "1",
+    APIKEYS_ARGON2_MEMORY_KIB: "19456",
+    APIKEYS_ARGON2_ITERATIONS: "2",
+    ...env,
+  });
+  servers.push(server);
+  return server;
+}
+
+/** VerifyApiKey through a plain grpc-js client: the status name, or the gRPC code's name. */
+function grpcVerifier(server: TestServer) {
+  const client = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", `Bearer ${server.principals.service}`);
+  const verify = (key: string) =>
+    new Promise<string>((resolve) =>
+      client.makeUnaryRequest(
+        "/apikeys.v1.ApiKeyService/VerifyApiKey",
+        (m: { key: string }) => Buffer.from(toBinary(VerifyApiKeyRequestSchema, create(VerifyApiKeyRequestSchema, m))),
+        (b: Buffer) => fromBinary(VerifyApiKeyResponseSchema, b),
+        { key },
+        metadata,
+        (err, res) => resolve(err ? grpc.status[err.code] : VerificationStatus[res!.status]),
+      ),
+    );
+  return { verify, close: () => client.close() };
+}
+
+/** Wrong secrets for `keyId`, `inFlight` at a time, until stopped or `max` calls; resolves with each outcome's count. */
+function flood(server: TestServer, keyId: string, inFlight = 32, max = 20_000) {
+  const { verify, close } = grpcVerifier(server);
+  const counts: Record<string, number> = {};
+  let sent = 0;
+  let stopped = false;
+  const worker = async () => {
+    while (!stopped && sent < max) {
+      sent++;
+      const outcome = await verify(mintToken(server.config.keyPrefix, keyId));
+      counts[outcome] = (counts[outcome] ?? 0) + 1;
+    }
+  };
+  const done = Promise.all(Array.from({ length: inFlight }, worker));
+  return {
+    counts,
+    stop: async () => {
+      stopped = true;
+      await done;
+      close();
+      return counts;
+    },
+  };
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const attackLines = (server: TestServer) =>
+  server.logs.map((line) => JSON.parse(line) as { msg: string; keyId?: string }).filter((line) => line.msg.startsWith("key under attack"));
+
+describe("a flood of wrong secrets for one key id", () => {
+  it("when the key's line is full of guesses, its holder's secret still verifies after every change and every TTL expiry, and other keys are unaffected", async () => {
+    const server = await slowArgon2Server({ APIKEYS_ARGON2_MAX_QUEUED_PER_KEY: "4", APIKEYS_CACHE_TTL_MS: "1000" });
+    const owner = server.apiKeys(server.principals.owner);
+    const holder = grpcVerifier(server);
+    const target = await owner.createApiKey({ name: "Flooded", access: AccessLevel.FULL });
+    const targetId = parseToken(target.secret, server.config.keyPrefix)!.id;
+    expect(await holder.verify(target.secret)).toBe("VALID");
+
+    const guesses = flood(server, targetId);
+    await until(() => server.app.argon2.stats().refused > 50, "the key's line to be full");
+    const outcomes: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      // A change evicts the key everywhere: its secret needs a new argon2 check.
+      await owner.updateApiKey({ apiKey: { id: target.apiKey!.id, name: `Flooded ${round}` }, updateMask: { paths: ["name"] } });
+      outcomes.push(await holder.verify(target.secret));
+      // The cache entry expires (TTL 1 s); nothing changed, so the remembered check stands.
+      await sleep(1100);
+      outcomes.push(await holder.verify(target.secret));
+      // Another key, never checked before, has a line of its own.
+      const other = await owner.createApiKey({ name: `Other ${round}`, access: AccessLevel.FULL });
+      outcomes.push(`other ${await holder.verify(other.secret)}`);
+    }
+    const counts = await guesses.stop();
+    holder.close();
+
+    expect(outcomes).toEqual(Array.from({ length: 5 }, () => ["VALID", "VALID", "other VALID"]).flat());
+    // The guesses were checked (NOT_FOUND) or refused, never taken for the key.
+    expect(Object.keys(counts).sort()).toEqual(["NOT_FOUND", "RESOURCE_EXHAUSTED"]);
+    expect(attackLines(server)).toEqual([expect.objectContaining({ keyId: targetId, level: "warn" })]);
+    expect(server.app.argon2.stats().warnings).toBe(1);
+    expect(server.logs.join("\n")).not.toContain(target.secret.slice(-20));
+  }, 180_000);
+
+  it("a secret this replica has never checked waits its turn behind the guesses instead of being refused", async () => {
+    const server = await slowArgon2Server({});
+    const owner = server.apiKeys(server.principals.owner);
+    const holder = grpcVerifier(server);
+    const target = await owner.createApiKey({ name: "Flooded", access: AccessLevel.FULL });
+    const targetId = parseToken(target.secret, server.config.keyPrefix)!.id;
+    expect(await holder.verify(target.secret)).toBe("VALID");
+
+    const guesses = flood(server, targetId);
+    await until(() => server.app.argon2.stats().contended > 50, "guesses to queue up");
+    const outcomes: string[] = [];
+    let secret = target.secret;
+    for (let round = 0; round < 2; round++) {
+      const rotated = await owner.rotateApiKey({ id: target.apiKey!.id, gracePeriod: durationFromMs(60_000) });
+      // The new secret was never checked here; the old one was, and keeps its grace.
+      outcomes.push(await holder.verify(rotated.secret), await holder.verify(secret));
+      secret = rotated.secret;
+    }
+    const counts = await guesses.stop();
+    holder.close();
+
+    expect(outcomes).toEqual(Array.from({ length: 4 }, () => "VALID"));
+    expect(counts).toEqual({ NOT_FOUND: expect.any(Number) });
+    expect(attackLines(server).map((line) => line.keyId)).toEqual([targetId]);
+  }, 180_000);
+});
