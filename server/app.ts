@@ -54,7 +54,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       cert: await readFile(config.tls.certFile),
       key: await readFile(config.tls.keyFile),
     };
-    const listen = { host: config.host, tls, maxMessageBytes: config.maxMessageBytes, log };
+    const listen = {
+      host: config.host,
+      tls,
+      maxMessageBytes: config.maxMessageBytes,
+      log,
+      idleTimeoutMs: config.idleTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+    };
     // Both listeners drain at once: the gRPC port reports NOT_SERVING while HTTP calls finish.
     const listeners: Array<{ shutdown(): Promise<void> }> = [];
     closers.push(async () => void (await Promise.all(listeners.map((l) => l.shutdown()))));

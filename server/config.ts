@@ -2,6 +2,7 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { isValidPrefix } from "../contract/key-format.js";
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from "./listener-options.js";
 import type { LogLevel } from "./logger.js";
 
 export interface Argon2Params {
@@ -44,6 +45,10 @@ export interface Config {
   readonly argon2MaxQueued: number;
   /** argon2 checks waiting for one key id (guesses, under a flood) before RESOURCE_EXHAUSTED. */
   readonly argon2MaxQueuedPerKey: number;
+  /** An HTTP/2 connection (either port) with no call in progress this long is closed, in milliseconds. */
+  readonly idleTimeoutMs: number;
+  /** How long a request's headers and body may take to arrive on the HTTP port, in milliseconds. */
+  readonly requestTimeoutMs: number;
 }
 
 /** Principal tokens use their own prefix so they can never be mistaken for API keys. */
@@ -90,6 +95,8 @@ export const CONFIG_VARIABLES = [
   "APIKEYS_ARGON2_MAX_CONCURRENT",
   "APIKEYS_ARGON2_MAX_QUEUED",
   "APIKEYS_ARGON2_MAX_QUEUED_PER_KEY",
+  "APIKEYS_IDLE_TIMEOUT_MS",
+  "APIKEYS_REQUEST_TIMEOUT_MS",
 ] as const;
 
 /** The example catalog shipped in config/scopes.json. */
@@ -158,5 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     argon2MaxConcurrent: int("APIKEYS_ARGON2_MAX_CONCURRENT", availableParallelism(), 1, 256),
     argon2MaxQueued: int("APIKEYS_ARGON2_MAX_QUEUED", 256, 0, 100_000),
     argon2MaxQueuedPerKey: int("APIKEYS_ARGON2_MAX_QUEUED_PER_KEY", 64, 0, 100_000),
+    idleTimeoutMs: int("APIKEYS_IDLE_TIMEOUT_MS", DEFAULT_IDLE_TIMEOUT_MS, 100, 86_400_000),
+    requestTimeoutMs: int("APIKEYS_REQUEST_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT_MS, 100, 3_600_000),
   });
 }

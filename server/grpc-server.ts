@@ -13,7 +13,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { ServingStatusMap } from "grpc-health-check";
 import { addConnectService, type GrpcAdapterOptions } from "../contract/grpc-adapter.js";
-import type { ListenerOptions } from "./listener-options.js";
+import { DEFAULT_IDLE_TIMEOUT_MS, type ListenerOptions } from "./listener-options.js";
 
 /** Each service with its Connect implementation, every pair type-checked (a tuple of any length). */
 export type ServiceRegistrations<T extends readonly DescService[]> = {
@@ -43,6 +43,9 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   const log = opts.log.child({ listener: "grpc" });
   const server = new grpc.Server({
     "grpc.max_receive_message_length": opts.maxMessageBytes,
+    // node:http2 starts a session as soon as a TCP connection is accepted, so this also closes
+    // connections that never send anything; without it grpc-js keeps every connection forever.
+    "grpc.max_connection_idle_ms": opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
   });
   // Each pair was checked against its own service by ServiceRegistrations; past that point the
   // list is heterogeneous and only the untyped view is left.

@@ -9,7 +9,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import "../contract/protobuf-text-encoding.js";
-import type { ListenerOptions } from "./listener-options.js";
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, type ListenerOptions } from "./listener-options.js";
 import type { Logger } from "./logger.js";
 
 export interface HttpServerOptions extends ListenerOptions {
@@ -23,7 +23,7 @@ export interface HttpServer {
 }
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-// A connection that has not shown its protocol by then is dropped.
+// A connection that has not shown its protocol by then (or the idle timeout, if shorter) is dropped.
 const SNIFF_TIMEOUT_MS = 10_000;
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
@@ -32,6 +32,8 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
 /** Starts the connect-node listener. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const log = opts.log.child({ listener: "http" });
+  const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   let router: ConnectRouter | undefined;
   const handler = connectNodeAdapter({
     routes: (r) => {
@@ -63,7 +65,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     inFlight.add(res);
     if (h1Socket) h1Active.set(h1Socket, (h1Active.get(h1Socket) ?? 0) + 1);
     if (h1Socket && closing) res.setHeader("connection", "close");
+    // HTTP/1.1 requests are bounded by the http.Server's requestTimeout; an HTTP/2 stream by this.
+    const bodyTimer = h1Socket ? undefined : boundRequestBody(req as http2.Http2ServerRequest, requestTimeoutMs, log);
     res.once("close", () => {
+      clearTimeout(bodyTimer);
       inFlight.delete(res);
       if (h1Socket) {
         const left = (h1Active.get(h1Socket) ?? 1) - 1;
@@ -98,7 +103,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     : http2.createServer({}, onRequest);
   h2.on("session", (session: http2.Http2Session) => {
     sessions.add(session);
-    session.once("close", () => sessions.delete(session));
+    const stopIdleTimer = closeWhenIdle(session, idleTimeoutMs);
+    session.once("close", () => {
+      sessions.delete(session);
+      stopIdleTimer();
+    });
     if (closing) session.close();
   });
   h2.on("sessionError", (err) => log.debug("http/2 session error", { error: err }));
@@ -114,16 +123,24 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   } else {
     // The HTTP/1 server is the listener, so that its own connection tracking, headersTimeout and
     // requestTimeout apply; only its connection handler is put behind the sniffer.
-    const h1 = http.createServer({}, onRequest);
+    // connectionsCheckingInterval: how often Node looks for requests past their timeout.
+    const h1 = http.createServer(
+      { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(10, requestTimeoutMs / 10)) },
+      onRequest,
+    );
     const h1ConnectionListeners = h1.listeners("connection") as Array<(socket: Socket) => void>;
     h1.removeAllListeners("connection");
     h1.on("connection", (socket: Socket) => {
       track(sockets, socket);
       track(rawSockets, socket);
-      sniffProtocol(socket, (protocol) => {
+      sniffProtocol(socket, Math.min(SNIFF_TIMEOUT_MS, idleTimeoutMs), (protocol) => {
         if (protocol === undefined) return socket.destroy();
         if (protocol === "h2") {
           h2Sockets.add(socket);
+          // The socket was accepted by the http.Server, which keeps a connection half open after
+          // the client's FIN (it answers first, then closes); node:http2 relies on its own
+          // server's default instead, and would leave the connection in CLOSE_WAIT forever.
+          socket.allowHalfOpen = false;
           return h2.emit("connection", socket);
         }
         for (const listener of h1ConnectionListeners) listener.call(h1, socket);
@@ -203,7 +220,7 @@ function track(sockets: Set<Socket>, socket: Socket): void {
  * synchronously in the read that decided, so no data event is lost; `undefined` means the peer
  * went away or stayed silent.
  */
-export function sniffProtocol(socket: Socket, decide: (protocol: "h2" | "http/1.1" | undefined) => void): void {
+export function sniffProtocol(socket: Socket, timeoutMs: number, decide: (protocol: "h2" | "http/1.1" | undefined) => void): void {
   let head: Buffer = Buffer.alloc(0);
   const finish = (protocol: "h2" | "http/1.1" | undefined) => {
     clearTimeout(timer);
@@ -224,11 +241,39 @@ export function sniffProtocol(socket: Socket, decide: (protocol: "h2" | "http/1.
     else if (head.length >= H2_PREFACE.length) finish("h2");
   };
   const onGone = () => finish(undefined);
-  const timer = setTimeout(onGone, SNIFF_TIMEOUT_MS);
+  const timer = setTimeout(onGone, timeoutMs);
   socket.on("data", onData);
   socket.once("end", onGone);
   socket.once("close", onGone);
   socket.once("error", onGone);
+}
+
+/** Closes `session` (GOAWAY) once it has had no open stream for `idleMs`; returns a stop function. */
+function closeWhenIdle(session: http2.Http2Session, idleMs: number): () => void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => session.close(), idleMs);
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    open++;
+    clearTimeout(timer);
+    stream.once("close", () => {
+      if (--open === 0 && !session.closed) timer = setTimeout(() => session.close(), idleMs);
+    });
+  });
+  return () => clearTimeout(timer);
+}
+
+/**
+ * Resets an HTTP/2 stream whose request (headers, then body) has not fully arrived within `ms`: a
+ * client sending half a body and stalling would otherwise hold the stream and its buffers forever.
+ * The timer is cleared when the body ends or the response closes.
+ */
+function boundRequestBody(req: http2.Http2ServerRequest, ms: number, log: Logger): NodeJS.Timeout {
+  const timer = setTimeout(() => {
+    log.debug("http/2 request body timed out", { path: (req.url ?? "").split("?", 1)[0], ms });
+    req.stream.close(http2.constants.NGHTTP2_CANCEL);
+  }, ms);
+  req.once("end", () => clearTimeout(timer));
+  return timer;
 }
 
 // connect-node turns any non-ConnectError into "internal error" and keeps the cause to itself;

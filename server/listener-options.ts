@@ -11,4 +11,11 @@ export interface ListenerOptions {
   readonly log: Logger;
   /** How long shutdown() lets in-flight calls finish before cutting them off; default 10 s. */
   readonly shutdownTimeoutMs?: number;
+  /** An HTTP/2 connection with no call in progress this long is closed (GOAWAY); default 60 s. */
+  readonly idleTimeoutMs?: number;
+  /** How long a request's headers and body may take to arrive on the HTTP port; default 30 s. */
+  readonly requestTimeoutMs?: number;
 }
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
