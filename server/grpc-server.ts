@@ -44,7 +44,8 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   const server = new grpc.Server({
     "grpc.max_receive_message_length": opts.maxMessageBytes,
     // node:http2 starts a session as soon as a TCP connection is accepted, so this also closes
-    // connections that never send anything; without it grpc-js keeps every connection forever.
+    // connections that send nothing or only part of the preface (tested); without it grpc-js
+    // keeps every connection forever.
     "grpc.max_connection_idle_ms": opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
   });
   // Each pair was checked against its own service by ServiceRegistrations; past that point the
