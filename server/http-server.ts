@@ -65,8 +65,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     inFlight.add(res);
     if (h1Socket) h1Active.set(h1Socket, (h1Active.get(h1Socket) ?? 0) + 1);
     if (h1Socket && closing) res.setHeader("connection", "close");
-    // HTTP/1.1 requests are bounded by the http.Server's requestTimeout; an HTTP/2 stream by this.
-    const bodyTimer = h1Socket ? undefined : boundRequestBody(req as http2.Http2ServerRequest, requestTimeoutMs, log);
+    // Plain HTTP/1.1 requests are bounded by the http.Server's requestTimeout; the rest (HTTP/2,
+    // and HTTP/1.1 over TLS, which the http2 server takes) by this.
+    const bodyTimer = h1Socket && !opts.tls ? undefined : boundRequestBody(req, requestTimeoutMs, log);
     res.once("close", () => {
       clearTimeout(bodyTimer);
       inFlight.delete(res);
@@ -263,14 +264,15 @@ function closeWhenIdle(session: http2.Http2Session, idleMs: number): () => void 
 }
 
 /**
- * Resets an HTTP/2 stream whose request (headers, then body) has not fully arrived within `ms`: a
- * client sending half a body and stalling would otherwise hold the stream and its buffers forever.
- * The timer is cleared when the body ends or the response closes.
+ * Resets an HTTP/2 stream (or closes an HTTP/1.1 connection) whose request body has not fully
+ * arrived within `ms`: a client sending half a body and stalling would otherwise hold it and its
+ * buffers forever. The timer is cleared when the body ends or the response closes.
  */
-function boundRequestBody(req: http2.Http2ServerRequest, ms: number, log: Logger): NodeJS.Timeout {
+function boundRequestBody(req: Request, ms: number, log: Logger): NodeJS.Timeout {
   const timer = setTimeout(() => {
-    log.debug("http/2 request body timed out", { path: (req.url ?? "").split("?", 1)[0], ms });
-    req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    log.debug("request body timed out", { path: (req.url ?? "").split("?", 1)[0], httpVersion: req.httpVersion, ms });
+    if (req instanceof http2.Http2ServerRequest) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    else req.socket.destroy();
   }, ms);
   req.once("end", () => clearTimeout(timer));
   return timer;

@@ -4,6 +4,7 @@
 // wait for them. Timeouts are short here; their defaults are in the README's configuration table.
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js"
 import { startGrpcServer } from "../server/grpc-server.js";
 import { startHttpServer } from "../server/http-server.js";
 import { createLogger } from "../server/logger.js";
+import { makeCertificate } from "./support/certificate.js";
 
 const log = createLogger("error");
 const impl = { listScopes: () => ({ scopes: [] }) } satisfies Partial<ServiceImpl<typeof ApiKeyService>>;
@@ -19,7 +21,7 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
-async function httpPort(options: { idleTimeoutMs?: number; requestTimeoutMs?: number } = {}) {
+async function httpPort(options: { idleTimeoutMs?: number; requestTimeoutMs?: number; tls?: { cert: Buffer; key: Buffer } } = {}) {
   const server = await startHttpServer({ host: "127.0.0.1", port: 0, maxMessageBytes: 65536, log, routes: (r) => r.service(ApiKeyService, impl), ...options });
   stops.push(() => server.shutdown());
   return server;
@@ -117,6 +119,18 @@ describe("a request body that stalls halfway", () => {
     const c = await connect(port, Buffer.from(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n{"ha`, "latin1"));
     expect(await allWithin([c.closed], 30_000)).toBe(true);
     expect(c.received()).toMatch(/^HTTP\/1\.1 408/);
+  }, 60_000);
+
+  it("over HTTP/1.1 with TLS, has its connection closed after the request timeout", async () => {
+    const certificate = await makeCertificate();
+    stops.push(() => certificate.remove());
+    const { port } = await httpPort({ requestTimeoutMs: 500, tls: { cert: certificate.cert, key: certificate.key } });
+    const socket = tls.connect({ port, host: "127.0.0.1", ca: certificate.cert, servername: "localhost", ALPNProtocols: ["http/1.1"] });
+    socket.on("error", () => {});
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await new Promise<void>((resolve) => socket.once("secureConnect", () => resolve()));
+    socket.write(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n{"ha`);
+    expect(await allWithin([closed], 30_000)).toBe(true);
   }, 60_000);
 
   it("over h2c, has its stream reset after the request timeout, and the connection keeps serving", async () => {
