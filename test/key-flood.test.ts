@@ -11,7 +11,10 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { VerificationStatus, VerifyApiKeyRequestSchema, VerifyApiKeyResponseSchema } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
-import { mintToken, parseToken } from "../contract/key-format.js";
+import { mintToken, parseToken, randomBase62 } from "../contract/key-format.js";
+import { OWASP_ARGON2 } from "../server/config.js";
+import { createHasher } from "../server/hashing.js";
+import { importLegacyKey } from "../server/legacy/legacy-import.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const servers: TestServer[] = [];
@@ -50,8 +53,8 @@ function grpcVerifier(server: TestServer) {
   return { verify, close: () => client.close() };
 }
 
-/** Wrong secrets for `keyId`, `inFlight` at a time, until stopped or `max` calls; resolves with each outcome's count. */
-function flood(server: TestServer, keyId: string, inFlight = 32, max = 20_000) {
+/** Wrong secrets from `guess`, `inFlight` at a time, until stopped or `max` calls; resolves with each outcome's count. */
+function flood(server: TestServer, guess: () => string, inFlight = 32, max = 20_000) {
   const { verify, close } = grpcVerifier(server);
   const counts: Record<string, number> = {};
   let sent = 0;
@@ -59,7 +62,7 @@ function flood(server: TestServer, keyId: string, inFlight = 32, max = 20_000) {
   const worker = async () => {
     while (!stopped && sent < max) {
       sent++;
-      const outcome = await verify(mintToken(server.config.keyPrefix, keyId));
+      const outcome = await verify(guess());
       counts[outcome] = (counts[outcome] ?? 0) + 1;
     }
   };
@@ -95,7 +98,7 @@ describe("a flood of wrong secrets for one key id", () => {
     const targetId = parseToken(target.secret, server.config.keyPrefix)!.id;
     expect(await holder.verify(target.secret)).toBe("VALID");
 
-    const guesses = flood(server, targetId);
+    const guesses = flood(server, () => mintToken(server.config.keyPrefix, targetId));
     await until(() => server.app.argon2.stats().refused > 50, "the key's line to be full");
     const outcomes: string[] = [];
     for (let round = 0; round < 5; round++) {
@@ -109,10 +112,13 @@ describe("a flood of wrong secrets for one key id", () => {
       const other = await owner.createApiKey({ name: `Other ${round}`, access: AccessLevel.FULL });
       outcomes.push(`other ${await holder.verify(other.secret)}`);
     }
+    // Remembering the secret never outlives the key.
+    await owner.deleteApiKey({ id: target.apiKey!.id });
+    outcomes.push(await holder.verify(target.secret));
     const counts = await guesses.stop();
     holder.close();
 
-    expect(outcomes).toEqual(Array.from({ length: 5 }, () => ["VALID", "VALID", "other VALID"]).flat());
+    expect(outcomes).toEqual([...Array.from({ length: 5 }, () => ["VALID", "VALID", "other VALID"]).flat(), "REVOKED"]);
     // The guesses were checked (NOT_FOUND) or refused, never taken for the key.
     expect(Object.keys(counts).sort()).toEqual(["NOT_FOUND", "RESOURCE_EXHAUSTED"]);
     expect(attackLines(server)).toEqual([expect.objectContaining({ keyId: targetId, level: "warn" })]);
@@ -128,7 +134,7 @@ describe("a flood of wrong secrets for one key id", () => {
     const targetId = parseToken(target.secret, server.config.keyPrefix)!.id;
     expect(await holder.verify(target.secret)).toBe("VALID");
 
-    const guesses = flood(server, targetId);
+    const guesses = flood(server, () => mintToken(server.config.keyPrefix, targetId));
     await until(() => server.app.argon2.stats().contended > 50, "guesses to queue up");
     const outcomes: string[] = [];
     let secret = target.secret;
@@ -144,5 +150,30 @@ describe("a flood of wrong secrets for one key id", () => {
     expect(outcomes).toEqual(Array.from({ length: 4 }, () => "VALID"));
     expect(counts).toEqual({ NOT_FOUND: expect.any(Number) });
     expect(attackLines(server).map((line) => line.keyId)).toEqual([targetId]);
+  }, 180_000);
+
+  it("for a legacy key's hint, its holder's secret still verifies after every TTL expiry, and a revoke still refuses it at once", async () => {
+    const server = await slowArgon2Server({ APIKEYS_ARGON2_MAX_QUEUED_PER_KEY: "4", APIKEYS_CACHE_TTL_MS: "1000" });
+    const holder = grpcVerifier(server);
+    const secret = "sk_live_51HxQeLegacyAccountKey0123456789";
+    await importLegacyKey(server.app.db, createHasher(OWASP_ARGON2), { workspaceId: server.principals.workspaceId, secret });
+    await expect.poll(() => holder.verify(secret), { timeout: 30_000 }).toBe("VALID");
+
+    // Same hint (first and last 4 characters), same length, wrong middle.
+    const guesses = flood(server, () => `${secret.slice(0, 4)}${randomBase62(secret.length - 8)}${secret.slice(-4)}`);
+    await until(() => server.app.argon2.stats().refused > 50, "the key's line to be full");
+    const outcomes: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      await sleep(1100);
+      outcomes.push(await holder.verify(secret));
+    }
+    await server.support(server.principals.support).revokeLegacyKey({ workspaceId: server.principals.workspaceId });
+    outcomes.push(await holder.verify(secret));
+    const counts = await guesses.stop();
+    holder.close();
+
+    expect(outcomes).toEqual(["VALID", "VALID", "VALID", "REVOKED"]);
+    expect(counts.RESOURCE_EXHAUSTED).toBeGreaterThan(0);
+    expect(attackLines(server)).toEqual([expect.objectContaining({ keyId: expect.stringMatching(/^legacy:/) })]);
   }, 180_000);
 });

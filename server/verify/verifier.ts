@@ -79,7 +79,7 @@ interface VerifierDeps {
   readonly pool: Argon2Pool;
   /** How long a checked token is served from the cache at most, used or not. */
   readonly cacheMaxAgeMs: number;
-  /** Most key ids whose last verified secret is remembered (see `known`). */
+  /** Most keys whose last verified secret is remembered (see `known`). */
   readonly maxKnown: number;
 }
 
@@ -141,17 +141,25 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 
   async function verifyLegacy(token: string, visibleWorkspace: string | null, generation: number): Promise<CachedKey | Verification> {
     if (legacySecretProblem(token) || !deps.legacyHints.has(legacyHint(token))) return MALFORMED;
+    const mac = macOf(token);
     let revoked = false;
     // Active rows come first, so a revoked import of the same secret never hides an active one.
     for (const row of await findLegacyKeysByHint(db, legacyHint(token))) {
       if (visibleWorkspace && row.workspace_id !== visibleWorkspace) continue;
       const subject = legacySubject(row.id);
-      if (!(await pool.run(subject, () => hasher.verify(row.hash, token)))) continue;
+      // As for keys (see check): the secret last verified for this row skips the guesses' line.
+      const recalled = recall(subject, mac);
+      const fromMemory = recalled?.fresh === true && recalled.last.hash === row.hash;
+      if (!fromMemory && !(await pool.run(subject, () => hasher.verify(row.hash, token), recalled !== undefined))) {
+        if (recalled) forget(subject, recalled.last);
+        continue;
+      }
+      if (!fromMemory && !cache.changedSince(subject, generation)) remember(subject, { mac, hash: row.hash, generation });
       if (row.revoked_at) {
         revoked = true;
         continue;
       }
-      deps.upgradeHash({ table: "legacy_keys", column: "hash", id: row.id, hash: row.hash }, token);
+      if (!fromMemory) deps.upgradeHash({ table: "legacy_keys", column: "hash", id: row.id, hash: row.hash }, token);
       const key: CachedKey = { subject, workspaceId: row.workspace_id, access: "full", scopes: [], legacy: true, expiresAt: Date.now() + deps.cacheMaxAgeMs };
       cache.set(token, key, generation);
       return key;
@@ -159,9 +167,22 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     return revoked ? { status: "revoked" } : NOT_FOUND;
   }
 
-  // Key id → its last verified secret; the map's order is recency, the oldest going first.
+  // A key's (or legacy key's) subject → its last verified secret; the map's order is recency,
+  // the oldest going first.
   const known = new Map<string, KnownSecret>();
   const macOf = createTokenHmac();
+
+  /** The remembered check for `subject`, if `mac` is of that secret; `fresh` when nothing changed about the key since. */
+  function recall(subject: string, mac: string): { readonly last: KnownSecret; readonly fresh: boolean } | undefined {
+    const last = known.get(subject);
+    if (last === undefined || last.mac !== mac) return undefined;
+    return { last, fresh: !cache.changedSince(subject, last.generation) };
+  }
+
+  /** A remembered secret that no longer verifies loses its place ahead of the guesses. */
+  function forget(subject: string, last: KnownSecret): void {
+    if (known.get(subject) === last) known.delete(subject);
+  }
 
   /** What the row says of a secret known to have matched `hash`, or undefined if no stored hash is it any more. */
   function matchKnown(row: ApiKeyRow, hash: string): Match | undefined {
@@ -170,9 +191,9 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     return row.previous_expires_at && row.previous_expires_at > new Date() ? "previous" : "expired";
   }
 
-  function remember(keyId: string, secret: KnownSecret): void {
-    known.delete(keyId);
-    known.set(keyId, secret);
+  function remember(subject: string, secret: KnownSecret): void {
+    known.delete(subject);
+    known.set(subject, secret);
     if (known.size > deps.maxKnown) known.delete(known.keys().next().value as string);
   }
 
@@ -228,16 +249,15 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     if (!parsed) return verifyLegacy(token, visibleWorkspace, generation);
     const subject = keySubject(parsed.id);
     const mac = macOf(token);
-    const last = known.get(parsed.id);
-    const isKnown = last !== undefined && last.mac === mac;
+    const recalled = recall(subject, mac);
     // Otherwise a key whose line is full of queued guesses is refused before any query.
-    if (!isKnown) pool.admit(parsed.id);
+    if (!recalled) pool.admit(parsed.id);
     const row = await findApiKeyById(db, parsed.id);
     // Another workspace's key is answered exactly like a missing one, before any argon2 work.
     if (!row || (visibleWorkspace && row.workspace_id !== visibleWorkspace)) return NOT_FOUND;
     let checkMs = 0;
     // Same generation as its check and the same stored hash: no second argon2 check is needed.
-    const fromMemory = isKnown && !cache.changedSince(subject, last.generation) ? matchKnown(row, last.hash) : undefined;
+    const fromMemory = recalled?.fresh ? matchKnown(row, recalled.last.hash) : undefined;
     const match = fromMemory ?? (await pool.run(
       row.id,
       async () => {
@@ -248,15 +268,14 @@ export function createVerifier(deps: VerifierDeps): Verifier {
           checkMs = performance.now() - started;
         }
       },
-      isKnown,
+      recalled !== undefined,
     ));
     const matched = match === "current" || match === "previous";
     // Like the cache, only what nothing changed since is remembered.
     if (matched && fromMemory === undefined && !cache.changedSince(subject, generation)) {
-      remember(row.id, { mac, hash: match === "current" ? row.hash : row.previous_hash!, generation });
+      remember(subject, { mac, hash: match === "current" ? row.hash : row.previous_hash!, generation });
     }
-    // A remembered secret that no longer verifies loses its place ahead of the guesses.
-    if (!matched && isKnown && known.get(row.id) === last) known.delete(row.id);
+    if (!matched && recalled) forget(subject, recalled.last);
     if (match === "none") {
       const refusal: CachedRefusal = { subject: keySubject(row.id), refused: true, checkMs, expiresAt: Date.now() + deps.cacheMaxAgeMs };
       cache.set(token, refusal, generation);
