@@ -9,11 +9,12 @@
 // it. Its holder still gets through: each key id remembers the secret that last passed argon2
 // here, as an HMAC (see `known` below). Presented again, that secret goes ahead of every queued
 // guess and is never refused for a full line; and while nothing changed about the key since that
-// check (the cache's own invalidation: every change, a lost listener, the cache turned off), it
-// is decided from the freshly read row with no argon2 at all, so a TTL expiry or an eviction from
-// a full cache costs the holder one query, not a place in the flood's queue. Every key generation
-// still gets one real argon2 check of the secret, and a remembered secret counts only against the
-// very hash it matched. (Priority for "secrets that never failed" would not help: every fresh
+// check (the cache's own invalidation: every change, a lost listener, the cache turned off), and
+// for no longer than a cache entry may live (APIKEYS_CACHE_MAX_AGE_MS), it is decided from the
+// freshly read row with no argon2 at all, so a TTL expiry or an eviction from a full cache costs
+// the holder one query, not a place in the flood's queue. Every key generation still gets one
+// real argon2 check of the secret, and a remembered secret counts only against the very hash it
+// matched. Legacy keys, found by their hint, are handled the same way. (Priority for "secrets that never failed" would not help: every fresh
 // guess has never failed. Fair queueing alone neither: the holder's secret would still queue
 // behind the guesses for its own id.) A secret this replica has not checked yet (first use, after
 // a restart, a new secret) waits its turn first come, first served, behind at most
@@ -91,6 +92,8 @@ interface KnownSecret {
   readonly hash: string;
   /** The cache generation taken before the row it was checked against was read. */
   readonly generation: number;
+  /** When the argon2 check passed (ms since the epoch); it stands for cacheMaxAgeMs at most, as a cache entry does. */
+  readonly checkedAt: number;
 }
 
 const NOT_FOUND: Verification = Object.freeze({ status: "not_found" });
@@ -154,13 +157,14 @@ export function createVerifier(deps: VerifierDeps): Verifier {
         if (recalled) forget(subject, recalled.last);
         continue;
       }
-      if (!fromMemory && !cache.changedSince(subject, generation)) remember(subject, { mac, hash: row.hash, generation });
+      if (!fromMemory && !cache.changedSince(subject, generation)) remember(subject, { mac, hash: row.hash, generation, checkedAt: Date.now() });
       if (row.revoked_at) {
         revoked = true;
         continue;
       }
       if (!fromMemory) deps.upgradeHash({ table: "legacy_keys", column: "hash", id: row.id, hash: row.hash }, token);
-      const key: CachedKey = { subject, workspaceId: row.workspace_id, access: "full", scopes: [], legacy: true, expiresAt: Date.now() + deps.cacheMaxAgeMs };
+      const checkedAt = fromMemory ? recalled.last.checkedAt : Date.now();
+      const key: CachedKey = { subject, workspaceId: row.workspace_id, access: "full", scopes: [], legacy: true, expiresAt: checkedAt + deps.cacheMaxAgeMs };
       cache.set(token, key, generation);
       return key;
     }
@@ -172,11 +176,14 @@ export function createVerifier(deps: VerifierDeps): Verifier {
   const known = new Map<string, KnownSecret>();
   const macOf = createTokenHmac();
 
-  /** The remembered check for `subject`, if `mac` is of that secret; `fresh` when nothing changed about the key since. */
+  /**
+   * The remembered check for `subject`, if `mac` is of that secret; `fresh` when it still stands:
+   * nothing changed about the key since, and it is younger than a cache entry may be.
+   */
   function recall(subject: string, mac: string): { readonly last: KnownSecret; readonly fresh: boolean } | undefined {
     const last = known.get(subject);
     if (last === undefined || last.mac !== mac) return undefined;
-    return { last, fresh: !cache.changedSince(subject, last.generation) };
+    return { last, fresh: !cache.changedSince(subject, last.generation) && Date.now() < last.checkedAt + deps.cacheMaxAgeMs };
   }
 
   /** A remembered secret that no longer verifies loses its place ahead of the guesses. */
@@ -273,7 +280,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const matched = match === "current" || match === "previous";
     // Like the cache, only what nothing changed since is remembered.
     if (matched && fromMemory === undefined && !cache.changedSince(subject, generation)) {
-      remember(subject, { mac, hash: match === "current" ? row.hash : row.previous_hash!, generation });
+      remember(subject, { mac, hash: match === "current" ? row.hash : row.previous_hash!, generation, checkedAt: Date.now() });
     }
     if (!matched && recalled) forget(subject, recalled.last);
     if (match === "none") {
@@ -285,7 +292,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     if (row.deleted_at && row.deleted_at.getTime() <= now) return { status: "revoked" };
     if (match === "expired") return { status: "expired" };
     // An entry never outlives the secret's grace (rotation) or the key's (deletion).
-    let expiresAt = now + deps.cacheMaxAgeMs;
+    // A decision from a remembered check keeps that check's age.
+    let expiresAt = (fromMemory ? recalled!.last.checkedAt : now) + deps.cacheMaxAgeMs;
     if (match === "previous" && row.previous_expires_at) expiresAt = Math.min(expiresAt, row.previous_expires_at.getTime());
     if (row.deleted_at) expiresAt = Math.min(expiresAt, row.deleted_at.getTime());
     const key: CachedKey = { subject: keySubject(row.id), workspaceId: row.workspace_id, access: row.access, scopes: Object.freeze([...row.scopes]), legacy: false, expiresAt };
