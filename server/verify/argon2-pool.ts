@@ -47,6 +47,7 @@ interface Line {
   running: boolean;
   /** Priority checks first, then guesses in arrival order. */
   readonly waiting: Array<{ readonly priority: boolean; readonly start: () => void }>;
+  /** How many of `waiting` are not priority: what maxQueuedPerKey bounds. */
   guesses: number;
 }
 
