@@ -2,8 +2,8 @@
 // for it (issue 15: 17 of 89 of the holder's verifications answered RESOURCE_EXHAUSTED). The
 // holder's secret must verify every time its cache entry is gone, while 32 guesses are in flight:
 // after a change, after the TTL, and for a secret this replica has never checked; other keys keep
-// verifying; the attack is logged once per key per minute and counted. argon2 runs at the default
-// cost on one slot, so that each check holds the key's line for tens of milliseconds.
+// verifying; the attack is logged once per key per minute and counted. argon2 runs at OWASP's
+// password cost on one slot, so that each check holds the key's line for tens of milliseconds.
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
