@@ -57,6 +57,39 @@ export class BusyError extends DomainError {
   readonly code = Code.ResourceExhausted;
 }
 
+/**
+ * A change committed, but whether every replica has applied it could not be established in time
+ * (see Replica.awaitConfirmation): the caller must know the change happened and is not to be
+ * repeated, and that a replica may answer from its cache as before for a short while.
+ */
+export class UnconfirmedChangeError extends DomainError {
+  readonly code = Code.Unavailable;
+}
+
+/** What a caller is told when the database cannot be reached. */
+export const DATABASE_UNREACHABLE = "the database is unreachable; retry shortly";
+
+// Connection failures: Node's socket errors, SQLSTATE class 08 (connection exception) and 57P01-03
+// (terminated by an administrator or a crash, or not accepting connections yet: a restart), and
+// too many connections; pg's and pg-pool's own errors for a connection that broke or never came.
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE",
+  "57P01", "57P02", "57P03", "53300",
+]);
+const UNREACHABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Postgres connection has been discarded)/;
+
+/** Whether `err` (or an error it wraps) means that the database cannot be reached right now. */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (UNREACHABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+    if (UNREACHABLE_MESSAGES.test(e.message)) return true;
+    // Connecting to a name with several addresses fails with one error per address.
+    if (e instanceof AggregateError && e.errors.some(isDatabaseUnreachable)) return true;
+  }
+  return false;
+}
+
 /** Maps any thrown value to the ConnectError the caller sees; `cause` keeps the original. */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
@@ -70,5 +103,6 @@ export function toConnectError(err: unknown): ConnectError {
     return new ConnectError(err.message, err.code, undefined, [detail], err);
   }
   if (err instanceof DomainError) return new ConnectError(err.message, err.code, undefined, undefined, err);
+  if (isDatabaseUnreachable(err)) return new ConnectError(DATABASE_UNREACHABLE, Code.Unavailable, undefined, undefined, err);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }

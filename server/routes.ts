@@ -8,6 +8,7 @@ import { createApiKeyService } from "./api-key/api-key.service.js";
 import type { Config } from "./config.js";
 import type { Db } from "./db/database.js";
 import { reportDecodeErrorsAsInvalidArgument } from "./decode-errors.js";
+import { createOutageLog } from "./db/outage-log.js";
 import { createHashUpgrader } from "./hash-upgrade.js";
 import { createHasher } from "./hashing.js";
 import { startLegacyHintCache } from "./legacy/legacy-hint-cache.js";
@@ -87,7 +88,6 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     maxKnown: config.cacheMaxEntries,
   });
   const authenticate = createAuthenticator({ db, hasher, upgradeHash, cache: callerCache, pool, cacheMaxAgeMs: config.cacheMaxAgeMs });
-  const edge = { authenticate, log };
   // Every change evicts here before it is confirmed; a delete or change waits for every replica.
   const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth: setCachesEnabled }).catch(async (err: unknown) => {
     await legacyHints.stop();
@@ -95,6 +95,8 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     throw err;
   });
   const { awaitConfirmation } = replica;
+  const outage = createOutageLog(db, log);
+  const edge = { authenticate, log, outage };
   const services = [
     {
       service: ApiKeyService,
@@ -114,6 +116,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     /** Leaves the replica set, flushes buffered last-used times and stops timers. */
     stop: async () => {
       await replica.stop();
+      outage.stop();
       await legacyHints.stop();
       await lastUsed.stop();
     },

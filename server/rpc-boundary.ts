@@ -3,6 +3,7 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { requestHeaderValue } from "../contract/grpc-call-context.js";
+import type { OutageLog } from "./db/outage-log.js";
 import { toConnectError } from "./errors.js";
 import type { LogFields, Logger, LogLevel } from "./logger.js";
 import { callerKey, type Caller } from "./principal/caller.js";
@@ -24,7 +25,7 @@ const HOT_METHODS = new Set(["VerifyApiKey"]);
 export function withRpcBoundary<S extends DescService>(
   service: S,
   impl: ServiceImpl<S>,
-  deps: { authenticate: Authenticate; log: Logger },
+  deps: { authenticate: Authenticate; log: Logger; outage?: OutageLog },
 ): ServiceImpl<S> {
   const wrapped: Record<string, AnyMethod> = {};
   for (const method of service.methods) {
@@ -32,7 +33,7 @@ export function withRpcBoundary<S extends DescService>(
     if (!inner) continue;
     const { rpc, okLevel } = lineOf(method);
     wrapped[method.localName] = (req, ctx) => {
-      const call = new BoundaryCall(rpc, okLevel, deps.log, ctx);
+      const call = new BoundaryCall(rpc, okLevel, deps.log, ctx, deps.outage);
       let caller: Caller | Promise<Caller>;
       try {
         caller = deps.authenticate(requestHeaderValue(ctx, "authorization"));
@@ -72,6 +73,7 @@ class BoundaryCall {
     readonly okLevel: LogLevel,
     readonly log: Logger,
     readonly ctx: HandlerContext,
+    readonly outage: OutageLog | undefined,
   ) {
     this.extra = log.enabled(okLevel) ? {} : undefined;
     if (this.extra) ctx.values.set(logFieldsKey, this.extra);
@@ -101,6 +103,8 @@ class BoundaryCall {
     const error: ConnectError = toConnectError(err);
     if (error.code === Code.Internal) this.log.error("rpc failed", { ...this.line(Code[error.code]), error: error.cause });
     else if (this.extra) this.log[this.okLevel]("rpc", this.line(Code[error.code]));
+    // An unreachable database is logged once per outage, not once per call.
+    if (error.code === Code.Unavailable) this.outage?.callFailed(error.cause);
     throw error;
   }
 

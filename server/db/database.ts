@@ -1,5 +1,5 @@
 // The database handle: Kysely over a pg pool, typed by every feature's table.
-import { Kysely, PostgresDialect, type Transaction } from "kysely";
+import { Kysely, PostgresDialect, PostgresDriver, type Driver, type Transaction } from "kysely";
 import pg from "pg";
 import type { ApiKeyTable } from "../api-key/api-key.table.js";
 import type { AuditEventTable } from "../audit/audit-event.table.js";
@@ -25,12 +25,40 @@ export interface Database {
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
 
+// A pool that cannot hand out a connection in this time answers the call UNAVAILABLE instead of
+// queueing it for as long as the database is gone (a host that drops packets never refuses).
+const CONNECT_TIMEOUT_MS = 5000;
+
 /** Opens a pool on `url`; close it with `db.destroy()`. */
 export function createDatabase(url: string, poolSize = 10): Db {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
-  // An idle connection can be terminated by the server (a restart, or the embedded Postgres
-  // stopping right after the pool closed). pg-pool drops that client; without a listener the
-  // 'error' event would crash the process. A query that needs the database still fails loudly.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
+  // A connection can be terminated by the server at any time: a restart or failover (57P01), a
+  // crash, the embedded Postgres stopping right after the pool closed. pg emits 'error' on its
+  // client then, and pg-pool listens only while the client is idle: one checked out for a
+  // transaction (between its statements) had no listener, and the event crashed the process. Every
+  // client gets a listener for its whole life; the statement that next needs it fails instead
+  // ("not queryable"), and pg-pool discards it when released.
+  pool.on("connect", (client) => client.on("error", () => {}));
   pool.on("error", () => {});
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new KeepCauseDialect({ pool }) });
+}
+
+// Kysely rolls back a transaction whose callback or COMMIT failed, and a failed ROLLBACK (on a
+// connection that is gone) replaced the error that caused it: the caller and the log saw
+// "Connection terminated" instead of why the transaction failed. Kysely already discards such a
+// connection; the original error is what propagates.
+class KeepCauseDialect extends PostgresDialect {
+  constructor(private readonly config: { pool: pg.Pool }) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    return new KeepCauseDriver(this.config);
+  }
+}
+
+class KeepCauseDriver extends PostgresDriver {
+  override async rollbackTransaction(connection: Parameters<PostgresDriver["rollbackTransaction"]>[0]): Promise<void> {
+    await super.rollbackTransaction(connection).catch(() => {});
+  }
 }

@@ -56,9 +56,12 @@ export interface TestServer {
 // Cheap argon2 keeps the suite fast; the default (OWASP) cost has its own test.
 export const TEST_ARGON2_ENV = { APIKEYS_ARGON2_MEMORY_KIB: "1024", APIKEYS_ARGON2_ITERATIONS: "1", APIKEYS_LEGACY_ARGON2_MEMORY_KIB: "1024", APIKEYS_LEGACY_ARGON2_ITERATIONS: "1" };
 
-/** Starts a server on a fresh database; `env` overrides configuration. */
+/**
+ * Starts a server on a fresh database; `env` overrides configuration. A DATABASE_URL in `env` is
+ * used instead of a fresh database (a cluster of the test's own, see postgres-cluster.ts).
+ */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const database = await createTestDatabase();
+  const database = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => {} } : await createTestDatabase();
   const config = loadConfig({
     DATABASE_URL: database.url,
     APIKEYS_GRPC_PORT: "0",
