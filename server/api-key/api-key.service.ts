@@ -9,7 +9,7 @@ import { insertAuditEvent, listAuditEvents } from "../audit/audit-event.reposito
 import { auditEventRowToProto } from "../audit/audit-event.mapper.js";
 import type { RecordedChange } from "../audit/audit-event.table.js";
 import type { Db, Tx } from "../db/database.js";
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError, StaleEtagError, type FieldViolation } from "../errors.js";
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError, StaleEtagError, UnconfirmedChangeError, type FieldViolation } from "../errors.js";
 import type { Hasher } from "../hashing.js";
 import { decodePageToken, encodePageToken, invalidPageToken, pageSize } from "../pagination.js";
 import { isCachedCaller } from "../principal/authenticate.js";
@@ -29,8 +29,11 @@ export interface ApiKeyServiceDeps {
   readonly hasher: Hasher;
   readonly keyPrefix: string;
   readonly verify: Verifier;
-  /** Waits until every live replica has evicted a recorded change (bounded; see server/replica). */
-  readonly awaitConfirmation: (changeId: string) => Promise<void>;
+  /**
+   * Waits until every live replica has evicted a recorded change (bounded; see server/replica);
+   * UNAVAILABLE, naming the `committed` change, when that could not be checked.
+   */
+  readonly awaitConfirmation: (changeId: string, committed: string) => Promise<void>;
 }
 
 const MAX_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -180,7 +183,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
         return { row: updated, change: await recordChange(tx, [current.id]) };
       });
       // Answered once every replica verifies with the new access and scopes.
-      if (change) await deps.awaitConfirmation(change);
+      if (change) await deps.awaitConfirmation(change, `API key "${row.id}" is updated`);
       return { apiKey: apiKeyRowToProto(row, catalog) };
     },
 
@@ -206,7 +209,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
         return recordChange(tx, [current.id]);
       });
       // Answered once every replica refuses the key (or, with a grace period, knows when to).
-      await deps.awaitConfirmation(change);
+      await deps.awaitConfirmation(change, `API key "${req.id}" is deleted`);
       return {};
     },
 
@@ -242,7 +245,11 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
         return { row: updated, change: await recordChange(tx, [current.id]) };
       });
       // Answered once every replica refuses the old secret (or, with a grace period, knows until when).
-      await deps.awaitConfirmation(change);
+      await deps.awaitConfirmation(change, `API key "${row.id}" is rotated`).catch((err: unknown) => {
+        // A secret the server minted exists only in this answer: without it the key would have no
+        // secret anyone knows, which is worse than an old secret cached a moment longer (logged).
+        if (!(err instanceof UnconfirmedChangeError) || req.keyMaterial !== "") throw err;
+      });
       return { apiKey: apiKeyRowToProto(row, await catalogNames()), secret: req.keyMaterial === "" ? token : "" };
     },
 

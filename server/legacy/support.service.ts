@@ -11,7 +11,7 @@ import { legacyKeyRowToProto } from "./legacy-key.mapper.js";
 
 export interface SupportServiceDeps {
   /** Waits until every live replica has evicted a recorded change (bounded; see server/replica). */
-  readonly awaitConfirmation: (changeId: string) => Promise<void>;
+  readonly awaitConfirmation: (changeId: string, committed: string) => Promise<void>;
 }
 
 /** Builds the SupportService implementation. */
@@ -49,7 +49,7 @@ export function createSupportService(db: Db, deps: SupportServiceDeps): ServiceI
         return { row: revoked, change: await recordChange(tx, [legacySubject(revoked.id)]) };
       });
       // Answered once every replica refuses the key.
-      if (change) await deps.awaitConfirmation(change);
+      if (change) await deps.awaitConfirmation(change, "The legacy key is revoked");
       return { legacyKey: legacyKeyRowToProto(row) };
     },
   };

@@ -15,6 +15,7 @@ import { sql } from "kysely";
 import pg from "pg";
 import { randomBase62 } from "../../contract/key-format.js";
 import type { Db } from "../db/database.js";
+import { isDatabaseUnreachable, UnconfirmedChangeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { CHANGES_CHANNEL } from "./change.repository.js";
 
@@ -42,9 +43,11 @@ export interface Replica {
   readonly id: string;
   /**
    * Resolves once every live replica (heartbeat within 3 intervals) has confirmed `changeId`, or
-   * after the timeout, having logged a warning naming the replicas that did not confirm.
+   * after the timeout, having logged a warning naming the replicas that did not confirm. Rejects
+   * with an UnconfirmedChangeError (UNAVAILABLE) when, by the timeout, nobody could check: its
+   * message starts with `committed`, which says what the caller's committed change did.
    */
-  awaitConfirmation(changeId: string): Promise<void>;
+  awaitConfirmation(changeId: string, committed?: string): Promise<void>;
   /** Leaves the replica set (deletes its row) and closes the listener. */
   stop(): Promise<void>;
 }
@@ -60,6 +63,7 @@ const STUCK_HEARTBEATS = 2;
 const SILENT_HEARTBEATS = 2;
 const CHECKS_PER_HEARTBEAT = 4;
 const POLL_MS = 5;
+const FAILED_CHECK_RETRY_MS = 50;
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 2000;
 const PRUNE_EVERY_MS = 30_000;
@@ -289,29 +293,39 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   return {
     id,
 
-    async awaitConfirmation(changeId) {
+    async awaitConfirmation(changeId, committed = "The change is committed") {
       const started = performance.now();
       for (;;) {
-        let waitingFor: string[];
+        const remainingMs = confirmTimeoutMs - (performance.now() - started);
+        // The last check's outcome: who still lags, or why nobody could tell.
+        let waitingFor: string[] | undefined;
+        let failure: unknown;
         try {
-          waitingFor = await lagging(changeId);
+          waitingFor = await withDeadline(lagging(changeId), Math.max(remainingMs, POLL_MS));
+          if (!waitingFor) failure = new Error(`the check was still running after ${confirmTimeoutMs} ms`);
         } catch (err) {
-          // The change has committed either way; a replica that missed it finds out by itself.
-          log.warn("could not check which replicas confirmed a change", { change: changeId, error: err });
-          return;
+          failure = err;
         }
-        if (waitingFor.length === 0) return;
+        if (waitingFor?.length === 0) return;
         const waitedMs = Math.round(performance.now() - started);
         if (waitedMs >= confirmTimeoutMs) {
-          // Each of them finds out by its own self-check and then serves nothing from its caches.
-          log.warn("replicas did not confirm a change in time", {
-            change: changeId,
-            replicas: waitingFor,
-            waitedMs,
-          });
-          return;
+          if (waitingFor) {
+            // Each of them finds out by its own self-check and then serves nothing from its caches.
+            log.warn("replicas did not confirm a change in time", { change: changeId, replicas: waitingFor, waitedMs });
+            return;
+          }
+          // A change nobody could check must not be reported as confirmed (see UnconfirmedChangeError).
+          log.warn("could not check which replicas confirmed a change", { change: changeId, waitedMs, error: failure });
+          const why = isDatabaseUnreachable(failure) ? "the database is unreachable" : "checking the replicas failed";
+          throw new UnconfirmedChangeError(
+            `${committed}, but whether every replica has applied it could not be checked (${why}): a replica may answer ` +
+              "from its cache as before until it confirms the change or turns its caches off, within about 2 s. " +
+              "Do not repeat the change.",
+            { cause: failure },
+          );
         }
-        await sleep(POLL_MS);
+        // A failed check is tried again within the bound: a lost connection is usually replaced at once.
+        await sleep(failure ? FAILED_CHECK_RETRY_MS : POLL_MS);
       }
     },
 
@@ -338,6 +352,18 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       }
     },
   };
+}
+
+/** What `work` resolves to, or undefined if it has not settled within `ms` (a rejection then is ignored). */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  work.catch(() => {});
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The id and subjects of a change notification, or undefined when it is not one. */
