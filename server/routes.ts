@@ -32,8 +32,9 @@ import { createVerifier, recordUse } from "./verify/verifier.js";
 export async function createServices(db: Db, config: Config, log: Logger, databaseUrl: string) {
   const hasher = createHasher(config.argon2);
   const upgradeHash = createHashUpgrader(db, { keys: hasher, legacy: createHasher(config.legacyArgon2) }, log);
-  const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log);
-  const legacyHints = await startLegacyHintCache(db, config.legacyRefreshMs, log);
+  const outage = createOutageLog(db, log);
+  const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log, outage);
+  const legacyHints = await startLegacyHintCache(db, config.legacyRefreshMs, log, outage);
   // What this replica keeps in memory, and the two ways the replica listener keeps it true:
   // `invalidate` for each change's subjects (a changed catalog is read again before the change
   // is confirmed), and `setCachesEnabled(false)` while changes may be missed (fail closed).
@@ -90,12 +91,12 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   const authenticate = createAuthenticator({ db, hasher, upgradeHash, cache: callerCache, pool, cacheMaxAgeMs: config.cacheMaxAgeMs });
   // Every change evicts here before it is confirmed; a delete or change waits for every replica.
   const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth: setCachesEnabled }).catch(async (err: unknown) => {
+    outage.stop();
     await legacyHints.stop();
     await lastUsed.stop();
     throw err;
   });
   const { awaitConfirmation } = replica;
-  const outage = createOutageLog(db, log);
   const edge = { authenticate, log, outage };
   const services = [
     {

@@ -1,6 +1,7 @@
-// While the database is unreachable every call that needs it fails the same way; the log says so
-// once, when the first call fails, and once when the database answers again, with how long it
-// lasted and how many calls were answered UNAVAILABLE, instead of one error line per call.
+// While the database is unreachable every call that needs it fails the same way, and so does every
+// tick of background work; the log says so once, when the first of them fails, and once when the
+// database answers again, with how long it lasted and how many calls were answered UNAVAILABLE,
+// instead of a line per call or per tick.
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "kysely";
 import { isDatabaseUnreachable } from "../errors.js";
@@ -11,6 +12,11 @@ import type { Db } from "./database.js";
 export interface OutageLog {
   /** Notes a call that failed with `err`: the first unreachable one starts an outage. */
   callFailed(err: unknown): void;
+  /**
+   * Notes background work that failed with `err`; true when the database is unreachable, which
+   * the outage's own lines report, so the caller need not log it.
+   */
+  taskFailed(err: unknown): boolean;
   /** Stops watching for the end of an outage (at shutdown). */
   stop(): void;
 }
@@ -46,16 +52,23 @@ export function createOutageLog(db: Db, log: Logger, probeMs = 500): OutageLog {
     });
   }
 
+  /** The outage in progress, started by `err` if none is. */
+  function current(err: unknown): { since: Date; calls: number } {
+    if (outage) return outage;
+    const started = (outage = { since: new Date(), calls: 0 });
+    log.warn("database unreachable: calls answer UNAVAILABLE until it is back", { since: started.since.toISOString(), error: err });
+    void watch(started);
+    return started;
+  }
+
   return {
     callFailed(err) {
-      if (!isDatabaseUnreachable(err)) return;
-      if (outage) {
-        outage.calls++;
-        return;
-      }
-      outage = { since: new Date(), calls: 1 };
-      log.warn("database unreachable: calls answer UNAVAILABLE until it is back", { since: outage.since.toISOString(), error: err });
-      void watch(outage);
+      if (isDatabaseUnreachable(err)) current(err).calls++;
+    },
+    taskFailed(err) {
+      if (!isDatabaseUnreachable(err)) return false;
+      current(err);
+      return true;
     },
     stop: () => abort.abort(),
   };

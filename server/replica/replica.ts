@@ -235,7 +235,9 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
           log.info("replica listener is back: caches on, starting empty");
           return;
         } catch (err) {
-          if (!stopped) log.warn("replica listener could not reconnect; retrying", { retryInMs: Math.min(delay * 2, BACKOFF_MAX_MS), error: err });
+          // Once per outage: the attempts that follow fail the same way until the database is back.
+          const level = delay === BACKOFF_FIRST_MS ? "warn" : "debug";
+          if (!stopped) log[level]("replica listener could not reconnect; retrying", { retryInMs: Math.min(delay * 2, BACKOFF_MAX_MS), error: err });
         }
       }
     })().finally(() => (reconnecting = undefined));

@@ -2,6 +2,7 @@
 // never writes per request, and a key used once is still recorded at the next flush.
 import { recordLastUsed, type LastUses } from "../api-key/api-key.repository.js";
 import type { Db } from "../db/database.js";
+import type { OutageLog } from "../db/outage-log.js";
 import type { Logger } from "../logger.js";
 import { every } from "../periodic.js";
 
@@ -12,8 +13,8 @@ export interface LastUsedRecorder {
   stop(): Promise<void>;
 }
 
-/** Starts a recorder that flushes every `intervalMs`. */
-export function createLastUsedRecorder(db: Db, intervalMs: number, log: Logger): LastUsedRecorder {
+/** Starts a recorder that flushes every `intervalMs`; `outage` reports an unreachable database. */
+export function createLastUsedRecorder(db: Db, intervalMs: number, log: Logger, outage?: OutageLog): LastUsedRecorder {
   let pending = { api_keys: new Map<string, number>(), legacy_keys: new Map<string, number>() };
   const flush = async () => {
     const batch = pending;
@@ -21,7 +22,7 @@ export function createLastUsedRecorder(db: Db, intervalMs: number, log: Logger):
     try {
       await recordLastUsed(db, batch);
     } catch (error) {
-      log.warn("could not record last-used times; they will be retried", { error });
+      if (!outage?.taskFailed(error)) log.warn("could not record last-used times; they will be retried", { error });
       for (const table of ["api_keys", "legacy_keys"] as const) {
         for (const [id, at] of batch[table]) if (!pending[table].has(id)) pending[table].set(id, at);
       }
