@@ -297,23 +297,24 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
 
     async awaitConfirmation(changeId, committed = "The change is committed") {
       const started = performance.now();
+      // Who lagged at the last check that worked, and why the checks since then failed.
+      let waitingFor: string[] | undefined;
+      let failure: unknown;
       for (;;) {
         const remainingMs = confirmTimeoutMs - (performance.now() - started);
-        // The last check's outcome: who still lags, or why nobody could tell.
-        let waitingFor: string[] | undefined;
-        let failure: unknown;
         try {
-          waitingFor = await withDeadline(lagging(changeId), Math.max(remainingMs, POLL_MS));
-          if (!waitingFor) failure = new Error(`the check was still running after ${confirmTimeoutMs} ms`);
+          const found = await withDeadline(lagging(changeId), Math.max(remainingMs, POLL_MS));
+          if (found) [waitingFor, failure] = [found, undefined];
+          else failure = new Error(`the check was still running after ${confirmTimeoutMs} ms`);
         } catch (err) {
           failure = err;
         }
-        if (waitingFor?.length === 0) return;
+        if (!failure && waitingFor?.length === 0) return;
         const waitedMs = Math.round(performance.now() - started);
         if (waitedMs >= confirmTimeoutMs) {
           if (waitingFor) {
             // Each of them finds out by its own self-check and then serves nothing from its caches.
-            log.warn("replicas did not confirm a change in time", { change: changeId, replicas: waitingFor, waitedMs });
+            log.warn("replicas did not confirm a change in time", { change: changeId, replicas: waitingFor, waitedMs, ...(failure ? { error: failure } : {}) });
             return;
           }
           // A change nobody could check must not be reported as confirmed (see UnconfirmedChangeError).
