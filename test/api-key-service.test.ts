@@ -11,7 +11,7 @@ import { addScopes } from "../server/scope/scope.repository.js";
 import { confirmedChange, lockTables } from "./support/database.js";
 import { outcomeOf } from "./support/outcome.js";
 import { textOf } from "./support/text.js";
-import { startTestServer, type TestServer } from "./support/test-server.js";
+import { startTestServer, whileListening, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -279,33 +279,36 @@ describe("VerifyApiKey", () => {
   });
 
   it("decides a cached verification with no query: it answers on both listeners while every table it could read is locked", async () => {
-    const full = await owner().createApiKey({ name: "Locked out, full", access: AccessLevel.FULL });
-    const custom = await owner().createApiKey({ name: "Locked out, custom", access: AccessLevel.CUSTOM, scopes: ["orders:read"] });
-    const cold = await owner().createApiKey({ name: "Locked out, cold", access: AccessLevel.FULL });
-    const listeners = ["grpc", "http"] as const;
-    const verify = (listener: (typeof listeners)[number], key: string, timeoutMs: number) =>
-      server.apiKeys(server.principals.service, listener).verifyApiKey({ key, requiredScopes: ["orders:read"] }, { timeoutMs });
-    // Warms the caches: the caller's token and both keys.
-    for (const listener of listeners) for (const { secret } of [full, custom]) expect((await verify(listener, secret, 10_000)).valid).toBe(true);
+    // Fresh keys each run: a run whose listener went down may have left its cold key verified.
+    await whileListening(server, async () => {
+      const full = await owner().createApiKey({ name: "Locked out, full", access: AccessLevel.FULL });
+      const custom = await owner().createApiKey({ name: "Locked out, custom", access: AccessLevel.CUSTOM, scopes: ["orders:read"] });
+      const cold = await owner().createApiKey({ name: "Locked out, cold", access: AccessLevel.FULL });
+      const listeners = ["grpc", "http"] as const;
+      const verify = (listener: (typeof listeners)[number], key: string, timeoutMs: number) =>
+        server.apiKeys(server.principals.service, listener).verifyApiKey({ key, requiredScopes: ["orders:read"] }, { timeoutMs });
+      // Warms the caches: the caller's token and both keys.
+      for (const listener of listeners) for (const { secret } of [full, custom]) expect((await verify(listener, secret, 10_000)).valid).toBe(true);
 
-    // Another session takes every table a verification could read, so that any query would wait.
-    const lock = await lockTables(server.app.databaseUrl, ["api_keys", "legacy_keys", "principal_tokens", "principals", "scopes", "workspaces"]);
-    try {
-      const hits = server.app.caches.keys.stats().hits;
-      const kept = server.app.caches.answers.stats().hits;
-      const answers = await Promise.all(
-        listeners.flatMap((listener) => Array.from({ length: 100 }, (_, i) => verify(listener, (i % 2 ? full : custom).secret, 5_000))),
-      );
-      expect(answers.map((a) => VerificationStatus[a.status])).toEqual(Array(200).fill("VALID"));
-      // The gRPC port sends the answers it kept from the warm-up calls; the HTTP port decides from the key cache.
-      expect(server.app.caches.answers.stats().hits - kept).toBe(100);
-      expect(server.app.caches.keys.stats().hits - hits).toBe(100);
-      // The control: a key not yet verified needs its row, and waits for the lock.
-      expect(await outcomeOf(verify("grpc", cold.secret, 500))).toBe(Code.DeadlineExceeded);
-    } finally {
-      await lock.release();
-    }
-    expect((await verify("grpc", cold.secret, 10_000)).valid).toBe(true);
+      // Another session takes every table a verification could read, so that any query would wait.
+      const lock = await lockTables(server.app.databaseUrl, ["api_keys", "legacy_keys", "principal_tokens", "principals", "scopes", "workspaces"]);
+      try {
+        const hits = server.app.caches.keys.stats().hits;
+        const kept = server.app.caches.answers.stats().hits;
+        const answers = await Promise.all(
+          listeners.flatMap((listener) => Array.from({ length: 100 }, (_, i) => verify(listener, (i % 2 ? full : custom).secret, 5_000))),
+        );
+        expect(answers.map((a) => VerificationStatus[a.status])).toEqual(Array(200).fill("VALID"));
+        // The gRPC port sends the answers it kept from the warm-up calls; the HTTP port decides from the key cache.
+        expect(server.app.caches.answers.stats().hits - kept).toBe(100);
+        expect(server.app.caches.keys.stats().hits - hits).toBe(100);
+        // The control: a key not yet verified needs its row, and waits for the lock.
+        expect(await outcomeOf(verify("grpc", cold.secret, 500))).toBe(Code.DeadlineExceeded);
+      } finally {
+        await lock.release();
+      }
+      expect((await verify("grpc", cold.secret, 10_000)).valid).toBe(true);
+    });
   });
 
   it("after a scope is added, a cached FULL key is answered from the previous catalog with no query until the replica has read the new one", async () => {

@@ -120,3 +120,35 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
   };
 }
+
+const LISTENER_DOWN = "replica listener down";
+
+/**
+ * Runs `attempt` until one run of it finds the replica listening from start to end, and returns
+ * that run's result. On a busy machine a heartbeat can be late, and the replica then turns its
+ * caches off and starts them empty (fail closed, as it must): what a test asserts about answers
+ * from memory holds only while they are on. A run the listener was down in is discarded, even if
+ * it failed; after `tries` such runs the test fails, saying so.
+ */
+export async function whileListening<T>(server: TestServer, attempt: () => Promise<T>, tries = 3): Promise<T> {
+  const downs = () => server.logs.filter((line) => line.includes(LISTENER_DOWN)).length;
+  for (let run = 1; ; run++) {
+    const before = downs();
+    try {
+      const result = await attempt();
+      if (downs() === before) return result;
+    } catch (error) {
+      if (downs() === before) throw error;
+    }
+    if (run >= tries) throw new Error(`the replica's listener went down during each of ${tries} runs; the machine is too busy for this test`);
+    await waitUntil(() => server.app.caches.keys.stats().enabled, 30_000);
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
