@@ -34,7 +34,9 @@ export function toStatus(
   const metadata = toMetadata(trailer, method, options);
   if (error.details.length > 0) metadata.set("grpc-status-details-bin", encodeStatus(error));
   const code: grpc.status = error.code as number;
-  return { code, details: error.rawMessage, metadata };
+  // grpc-js sends the message through encodeURI, which throws on an unpaired surrogate: the call
+  // would never be answered.
+  return { code, details: error.rawMessage.toWellFormed(), metadata };
 }
 
 /** Encodes a ConnectError as a binary google.rpc.Status (code = 1, message = 2, details = 3). */

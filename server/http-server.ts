@@ -7,10 +7,12 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
+import type { createClientMethodSerializers } from "@connectrpc/connect/protocol";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import "../contract/protobuf-text-encoding.js";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, type ListenerOptions } from "./listener-options.js";
 import type { Logger } from "./logger.js";
+import { strictJsonDecoder } from "./strict-json-decoder.js";
 
 export interface HttpServerOptions extends ListenerOptions {
   readonly routes: (router: ConnectRouter) => void;
@@ -29,6 +31,17 @@ const SNIFF_TIMEOUT_MS = 10_000;
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 
+const JSON_OPTIONS: Parameters<typeof createClientMethodSerializers>[2] = {
+  // Protobuf JSON's own default: a misspelt field ("nmae") is an error, not silently dropped.
+  // Responses spell out empty and false values ("valid": false, "apiKeys": []) for curl users.
+  ignoreUnknownFields: false,
+  alwaysEmitImplicit: true,
+  // Bodies that are not Unicode text (invalid UTF-8, unpaired surrogate escapes) are refused.
+  // connect hands jsonOptions to its JSON serialization, which takes a textDecoder, although the
+  // handler options' type does not list it (tested in test/bad-input-text.test.ts).
+  textDecoder: strictJsonDecoder,
+};
+
 /** Starts the connect-node listener. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const log = opts.log.child({ listener: "http" });
@@ -41,9 +54,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       router = r;
     },
     readMaxBytes: opts.maxMessageBytes,
-    // Protobuf JSON's own default: a misspelt field ("nmae") is an error, not silently dropped.
-    // Responses spell out empty and false values ("valid": false, "apiKeys": []) for curl users.
-    jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true },
+    jsonOptions: JSON_OPTIONS,
     interceptors: [logInternalErrors(log)],
   });
   const allowed = new Map<string, string[]>();

@@ -20,16 +20,35 @@ export function encodePageToken(cursor: Record<string, string>): string {
   return Buffer.from(JSON.stringify(cursor)).toString("base64url");
 }
 
-/** Decodes a page token made by encodePageToken with the given keys; undefined for "". */
-export function decodePageToken<K extends string>(token: string, keys: readonly K[]): Record<K, string> | undefined {
+/**
+ * Decodes a page token made by encodePageToken whose every field passes its check; undefined for
+ * "". Each cursor value reaches a query, so a forged one must fail here, not in Postgres.
+ */
+export function decodePageToken<K extends string>(token: string, fields: Record<K, (value: string) => boolean>): Record<K, string> | undefined {
   if (token === "") return undefined;
   try {
     const value = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Record<string, unknown>;
-    if (keys.every((k) => typeof value[k] === "string")) return value as Record<K, string>;
+    const valid = (Object.entries(fields) as Array<[K, (value: string) => boolean]>).every(([k, check]) => typeof value[k] === "string" && check(value[k]));
+    if (valid) return value as Record<K, string>;
   } catch {
     // fall through to the error below
   }
   throw invalidPageToken();
+}
+
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
+/** A Postgres bigint (a bigserial id) written in decimal. */
+export function isBigintText(value: string): boolean {
+  return /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_BIGINT;
+}
+
+// How Postgres prints a timestamptz as text; anything else is forged.
+const POSTGRES_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
+
+/** A timestamptz as Postgres prints it (it may still name an impossible time, such as month 13). */
+export function isPostgresTimestampText(value: string): boolean {
+  return POSTGRES_TIMESTAMP.test(value);
 }
 
 /** The error for a page token that was not made by this server. */

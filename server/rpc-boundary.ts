@@ -1,13 +1,15 @@
-// The edge of every RPC, on both listeners: authenticate the caller into the context, run the
-// method, map domain errors to Connect errors in one place, and log one line per call.
+// The edge of every RPC, on both listeners: authenticate the caller into the context, check the
+// request's identifiers and durations (request-checks.ts), refuse work whose deadline has passed,
+// run the method, map domain errors to Connect errors in one place, and log one line per call.
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { requestHeaderValue } from "../contract/grpc-call-context.js";
 import type { OutageLog } from "./db/outage-log.js";
-import { toConnectError } from "./errors.js";
+import { toConnectError, UnauthenticatedError } from "./errors.js";
 import type { LogFields, Logger, LogLevel } from "./logger.js";
 import { callerKey, type Caller } from "./principal/caller.js";
 import type { Authenticate } from "./principal/authenticate.js";
+import { requestChecker } from "./request-checks.js";
 
 type AnyMethod = (req: unknown, ctx: HandlerContext) => unknown;
 
@@ -32,19 +34,44 @@ export function withRpcBoundary<S extends DescService>(
     const inner = (impl as unknown as Record<string, AnyMethod>)[method.localName];
     if (!inner) continue;
     const { rpc, okLevel } = lineOf(method);
+    const check = requestChecker(method.input);
     wrapped[method.localName] = (req, ctx) => {
       const call = new BoundaryCall(rpc, okLevel, deps.log, ctx, deps.outage);
       let caller: Caller | Promise<Caller>;
       try {
-        caller = deps.authenticate(requestHeaderValue(ctx, "authorization"));
+        caller = deps.authenticate(singleCredential(requestHeaderValue(ctx, "authorization")));
       } catch (err) {
         return call.fail(err);
       }
-      if (caller instanceof Promise) return caller.then((c) => call.run(inner, req, c), (err: unknown) => call.fail(err));
-      return call.run(inner, req, caller);
+      if (caller instanceof Promise) return caller.then((c) => call.run(inner, req, c, check), (err: unknown) => call.fail(err));
+      return call.run(inner, req, caller, check);
     };
   }
   return wrapped as unknown as ServiceImpl<S>;
+}
+
+/**
+ * The authorization header, refused when the request carries more than one: both listeners hand
+ * over every value, joined with ", " as Headers joins repeats, and a token never holds a comma.
+ * Which of two credentials to believe is not ours to guess (the first used to win).
+ */
+function singleCredential(authorization: string | null): string | null {
+  if (authorization === null || !authorization.includes(",")) return authorization;
+  throw new UnauthenticatedError('more than one credential: send exactly one "authorization: Bearer <token>" header');
+}
+
+/** The deadline has passed, or less than a millisecond of it is left: too little to do anything in. */
+export function deadlinePassed(ctx: HandlerContext): boolean {
+  const left = ctx.timeoutMs();
+  return left !== undefined && left < 1;
+}
+
+/**
+ * Called last inside a write's transaction: a call whose deadline has passed meanwhile rolls back
+ * instead of committing a change its caller is told failed (a new key whose secret nobody sees).
+ */
+export function rollBackPastDeadline(ctx: HandlerContext): void {
+  if (deadlinePassed(ctx)) throw new ConnectError("the deadline passed before the change was committed; nothing was changed", Code.DeadlineExceeded);
 }
 
 /** How a method's calls are named on their log lines, and the level of a successful one. */
@@ -58,6 +85,20 @@ export function keptAnswerLog(log: Logger, method: DescMethod): (callerId: strin
   return (callerId) => {
     if (log.enabled(okLevel)) log[okLevel]("rpc", { rpc, protocol: "grpc", caller: callerId, code: "ok", cache: "answer" });
   };
+}
+
+const DEADLINE_PASSED = new ConnectError("the deadline passed before the call started; nothing was done", Code.DeadlineExceeded);
+
+/**
+ * `error` with a message that can be sent. gRPC sends the message percent-encoded in a header, and
+ * both grpc-js and connect-es throw on an unpaired surrogate (encodeURI), leaving the call
+ * unanswered; a message that quotes a client's string could hold one.
+ */
+function wellFormed(error: ConnectError): ConnectError {
+  if (error.rawMessage.isWellFormed()) return error;
+  const sendable = new ConnectError(error.rawMessage.toWellFormed(), error.code, error.metadata, undefined, error.cause);
+  sendable.details = error.details;
+  return sendable;
 }
 
 // One call through the boundary. A class rather than closures, so that a call answered from
@@ -79,12 +120,15 @@ class BoundaryCall {
     if (this.extra) ctx.values.set(logFieldsKey, this.extra);
   }
 
-  /** Runs the method as `caller`; its errors are mapped here. */
-  run(inner: AnyMethod, req: unknown, caller: Caller): unknown {
+  /** Checks the request and runs the method as `caller`; its errors are mapped here. */
+  run(inner: AnyMethod, req: unknown, caller: Caller, check: ((req: unknown) => void) | undefined): unknown {
     this.callerId = caller.id;
     this.ctx.values.set(callerKey, caller);
     let res: unknown;
     try {
+      check?.(req);
+      // Work started past its deadline is work whose result nobody receives (such as a new key's secret).
+      if (deadlinePassed(this.ctx)) throw DEADLINE_PASSED;
       res = inner(req, this.ctx);
     } catch (err) {
       return this.fail(err);
@@ -100,7 +144,7 @@ class BoundaryCall {
 
   /** Maps `err` to the Connect error the client gets, logs it, and throws it. */
   fail(err: unknown): never {
-    const error: ConnectError = toConnectError(err);
+    const error: ConnectError = wellFormed(toConnectError(err));
     if (error.code === Code.Internal) this.log.error("rpc failed", { ...this.line(Code[error.code]), error: error.cause });
     else if (this.extra) this.log[this.okLevel]("rpc", this.line(Code[error.code]));
     // An unreachable database is logged once per outage, not once per call.

@@ -11,11 +11,12 @@ import type { RecordedChange } from "../audit/audit-event.table.js";
 import type { Db, Tx } from "../db/database.js";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError, StaleEtagError, UnconfirmedChangeError, type FieldViolation } from "../errors.js";
 import type { Hasher } from "../hashing.js";
-import { decodePageToken, encodePageToken, invalidPageToken, pageSize } from "../pagination.js";
+import { decodePageToken, encodePageToken, invalidPageToken, isBigintText, isPostgresTimestampText, pageSize } from "../pagination.js";
 import { isCachedCaller } from "../principal/authenticate.js";
 import { callerOf, requireKeyManager, requireVerifier, type Caller } from "../principal/caller.js";
-import { logFieldsKey } from "../rpc-boundary.js";
+import { logFieldsKey, rollBackPastDeadline } from "../rpc-boundary.js";
 import { recordChange } from "../replica/change.repository.js";
+import { isIdentifier } from "../request-checks.js";
 import { listScopes } from "../scope/scope.repository.js";
 import { reusableAnswerKey } from "../verify/answer-cache.js";
 import type { Verification, Verifier, VerifyStatus } from "../verify/verifier.js";
@@ -45,8 +46,6 @@ function checkGrace(grace: Duration | undefined, violations: FieldViolation[]): 
   violations.push({ field: "grace_period", description: "must be from 0 to 24 hours (86400s)" });
   return 0;
 }
-// How Postgres prints a timestamptz as text (the ListApiKeys cursor); anything else is forged.
-const POSTGRES_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
 const UPDATABLE = ["name", "access", "scopes"] as const;
 const STATUS: Record<VerifyStatus, VerificationStatus> = {
   valid: VerificationStatus.VALID,
@@ -119,6 +118,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
             { field: "scopes", new: scopes },
           ],
         });
+        rollBackPastDeadline(ctx);
         return inserted;
       });
       return { apiKey: apiKeyRowToProto(row, catalog), secret: req.keyMaterial === "" ? token : "" };
@@ -136,8 +136,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
     async listApiKeys(req, ctx) {
       const caller = requireKeyManager(callerOf(ctx));
       const limit = pageSize(req.pageSize);
-      const after = decodePageToken(req.pageToken, ["createdAt", "id"] as const);
-      if (after && !POSTGRES_TIMESTAMP.test(after.createdAt)) throw invalidPageToken();
+      const after = decodePageToken(req.pageToken, { createdAt: isPostgresTimestampText, id: isIdentifier });
       const rows = await listApiKeys(db, { workspaceId: caller.workspaceId, limit: limit + 1, after }).catch((err: { code?: string }) => {
         // Class 22 is Postgres's "data exception": a well-shaped but impossible time, such as month 13.
         throw after && err.code?.startsWith("22") ? invalidPageToken() : err;
@@ -180,7 +179,9 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
         if (changes.length === 0) return { row: current, change: undefined };
         const updated = await updateApiKey(tx, current.id, { name, access: access!, scopes });
         await insertAuditEvent(tx, { workspace_id: caller.workspaceId, actor: caller, action: "update", api_key_id: current.id, changes });
-        return { row: updated, change: await recordChange(tx, [current.id]) };
+        const change = await recordChange(tx, [current.id]);
+        rollBackPastDeadline(ctx);
+        return { row: updated, change };
       });
       // Answered once every replica verifies with the new access and scopes.
       if (change) await deps.awaitConfirmation(change, `API key "${row.id}" is updated`);
@@ -206,7 +207,9 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
             ...(graceMs > 0 ? [{ field: "grace_period_seconds", new: graceMs / 1000 }] : []),
           ],
         });
-        return recordChange(tx, [current.id]);
+        const change = await recordChange(tx, [current.id]);
+        rollBackPastDeadline(ctx);
+        return change;
       });
       // Answered once every replica refuses the key (or, with a grace period, knows when to).
       await deps.awaitConfirmation(change, `API key "${req.id}" is deleted`);
@@ -242,7 +245,9 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
             { field: "grace_period_seconds", new: graceMs / 1000 },
           ],
         });
-        return { row: updated, change: await recordChange(tx, [current.id]) };
+        const change = await recordChange(tx, [current.id]);
+        rollBackPastDeadline(ctx);
+        return { row: updated, change };
       });
       // Answered once every replica refuses the old secret (or, with a grace period, knows until when).
       await deps.awaitConfirmation(change, `API key "${row.id}" is rotated`).catch((err: unknown) => {
@@ -268,8 +273,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
     async listAuditEvents(req, ctx) {
       const caller = requireKeyManager(callerOf(ctx));
       const limit = pageSize(req.pageSize);
-      const cursor = decodePageToken(req.pageToken, ["id"] as const);
-      if (cursor && !/^\d{1,19}$/.test(cursor.id)) throw invalidPageToken();
+      const cursor = decodePageToken(req.pageToken, { id: isBigintText });
       const rows = await listAuditEvents(db, { workspaceId: caller.workspaceId, limit: limit + 1, beforeId: cursor?.id, apiKeyId: req.apiKeyId || undefined });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];

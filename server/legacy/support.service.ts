@@ -5,6 +5,7 @@ import { insertAuditEvent } from "../audit/audit-event.repository.js";
 import type { Db } from "../db/database.js";
 import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import { callerOf, requireSupport } from "../principal/caller.js";
+import { rollBackPastDeadline } from "../rpc-boundary.js";
 import { legacySubject, recordChange } from "../replica/change.repository.js";
 import { findLegacyKeyOfWorkspace, revokeLegacyKey } from "./legacy-key.repository.js";
 import { legacyKeyRowToProto } from "./legacy-key.mapper.js";
@@ -46,7 +47,9 @@ export function createSupportService(db: Db, deps: SupportServiceDeps): ServiceI
           api_key_id: revoked.id,
           changes: [{ field: "revoked", old: false, new: true }],
         });
-        return { row: revoked, change: await recordChange(tx, [legacySubject(revoked.id)]) };
+        const change = await recordChange(tx, [legacySubject(revoked.id)]);
+        rollBackPastDeadline(ctx);
+        return { row: revoked, change };
       });
       // Answered once every replica refuses the key.
       if (change) await deps.awaitConfirmation(change, "The legacy key is revoked");
