@@ -1,12 +1,17 @@
-// connect-node answers a request body it cannot decode as protobuf with `internal` ("parse
-// binary: …"), and offers no hook to change that; JSON it cannot decode is `invalid_argument`.
-// A request we cannot decode is the caller's mistake, and the gRPC port (our grpc-js adapter)
-// already says so, so the HTTP port's handlers are wrapped to answer `invalid_argument` too, in
-// each protocol's own form: Connect's JSON error body, gRPC's trailer, gRPC-Web's trailer frame.
+// connect-node answers some requests it cannot decode with `internal`, and offers no hook to change
+// that: a body that is not protobuf ("parse binary: …"), a message marked compressed in a request
+// that names no grpc-encoding, and a compressed message that does not decompress (except for the
+// zlib errors it already counts as the client's). JSON it cannot decode is `invalid_argument`.
+// A request we cannot decode is the caller's mistake, and the gRPC port (our grpc-js adapter and
+// grpc-request-framing.ts) already says so, so the HTTP port's handlers are wrapped to answer
+// `invalid_argument` too, in each protocol's own form: Connect's JSON error body, gRPC's trailer,
+// gRPC-Web's trailer frame.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { createAsyncIterable, type UniversalHandler, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 
 const PARSE_FAILURE = "parse binary:";
+const NO_ENCODING = "received compressed envelope, but do not know how to decompress";
+const NOT_DECOMPRESSED = "decompression failed";
 const INTERNAL = "13";
 const INVALID_ARGUMENT = "3";
 const GRPC_WEB_TRAILER_FLAG = 0x80;
@@ -44,18 +49,19 @@ async function rewriteConnectError(res: UniversalServerResponse): Promise<Univer
   } catch {
     error = undefined;
   }
-  if (error?.code !== "internal" || !error.message?.startsWith(PARSE_FAILURE)) return { ...res, body: createAsyncIterable([bytes]) };
-  const body = Buffer.from(JSON.stringify({ code: "invalid_argument", message: message(error.message) }));
+  const fault = error?.code === "internal" ? clientFault(error.message ?? "") : undefined;
+  if (fault === undefined) return { ...res, body: createAsyncIterable([bytes]) };
+  const body = Buffer.from(JSON.stringify({ code: "invalid_argument", message: fault }));
   res.header?.set("content-length", String(body.byteLength));
   return { ...res, status: 400, body: createAsyncIterable([body]) };
 }
 
 function rewriteGrpcStatus(headers: Headers): void {
-  const text = decodeURIComponent(headers.get("grpc-message") ?? "");
-  if (headers.get("grpc-status") === INTERNAL && text.startsWith(PARSE_FAILURE)) {
-    headers.set("grpc-status", INVALID_ARGUMENT);
-    headers.set("grpc-message", encodeURIComponent(message(text)));
-  }
+  if (headers.get("grpc-status") !== INTERNAL) return;
+  const fault = clientFault(decodeURIComponent(headers.get("grpc-message") ?? ""));
+  if (fault === undefined) return;
+  headers.set("grpc-status", INVALID_ARGUMENT);
+  headers.set("grpc-message", encodeURIComponent(fault));
 }
 
 function rewriteGrpcWebTrailer(frame: Uint8Array): Uint8Array {
@@ -76,5 +82,14 @@ function rewriteGrpcWebTrailer(frame: Uint8Array): Uint8Array {
   return out;
 }
 
-const message = (parseMessage: string) =>
-  `cannot decode the request as protobuf (${parseMessage.slice(PARSE_FAILURE.length).trim()}); check the message type and content-type`;
+/** What to tell the client for an internal error of connect's that is the client's fault; else undefined. */
+function clientFault(message: string): string | undefined {
+  if (message.startsWith(PARSE_FAILURE)) {
+    return `cannot decode the request as protobuf (${message.slice(PARSE_FAILURE.length).trim()}); check the message type and content-type`;
+  }
+  if (message === NO_ENCODING) {
+    return "the request message is marked compressed but the request names no grpc-encoding; send the message uncompressed or name its encoding";
+  }
+  if (message === NOT_DECOMPRESSED) return "cannot decompress the request message: its bytes are not in the grpc-encoding the request names";
+  return undefined;
+}

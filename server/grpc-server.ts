@@ -13,6 +13,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { ServingStatusMap } from "grpc-health-check";
 import { addConnectService, type GrpcAdapterOptions } from "../contract/grpc-adapter.js";
+import { checkGrpcRequestFraming } from "./grpc-request-framing.js";
 import { DEFAULT_IDLE_TIMEOUT_MS, type ListenerOptions } from "./listener-options.js";
 
 /** Each service with its Connect implementation, every pair type-checked (a tuple of any length). */
@@ -71,6 +72,10 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, credentials, (err, bound) => {
       if (err) return reject(err);
+      // grpc-js decides some requests' codes before any hook of its own (see grpc-request-framing.ts).
+      if (!checkGrpcRequestFraming(server)) {
+        log.warn("grpc-js's http/2 servers are not reachable: a malformed grpc-timeout or compression answers INTERNAL, and a repeated authorization header goes unseen");
+      }
       resolve(bound);
     });
   });

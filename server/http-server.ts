@@ -107,6 +107,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       res.end();
       return;
     }
+    keepEveryAuthorization(req);
     handler(req, res);
   };
 
@@ -287,6 +288,19 @@ function boundRequestBody(req: Request, ms: number, log: Logger): NodeJS.Timeout
   }, ms);
   req.once("end", () => clearTimeout(timer));
   return timer;
+}
+
+/**
+ * Node keeps only the first of repeated authorization headers (HTTP/1.1 and HTTP/2 alike), so the
+ * RPC boundary, which refuses more than one, is handed them all, joined as Headers joins repeats.
+ */
+function keepEveryAuthorization(req: Request): void {
+  const raw = req.rawHeaders;
+  let values: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === "authorization") (values ??= []).push(raw[i + 1]!);
+  }
+  if (values && values.length > 1) req.headers.authorization = values.join(", ");
 }
 
 // connect-node turns any non-ConnectError into "internal error" and keeps the cause to itself;
