@@ -4,12 +4,14 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
+import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { BadRequestSchema } from "../contract/gen/google/rpc/error_details_pb.js";
 import { mintToken } from "../contract/key-format.js";
-import { startTestServer, type TestServer } from "./support/test-server.js";
+import { startTestServer, type Listener, type TestServer } from "./support/test-server.js";
 
 const run = promisify(execFile);
 let server: TestServer;
@@ -58,18 +60,85 @@ const cases: Case[] = [
   ["a support call without a workspace", () => server.support(server.principals.support).getLegacyKey({}), "workspace_id", "is required"],
 ];
 
+/** Expects `call` to fail with InvalidArgument and a violation of `field` whose description holds `mentions`. */
+async function expectViolation(call: () => Promise<unknown>, field: string, mentions: string): Promise<void> {
+  const err = await call().then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
+  expect(err?.code, err?.message).toBe(Code.InvalidArgument);
+  const violations = err!.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
+  const violation = violations.find((v) => v.field === field);
+  expect(violation, `violations: ${JSON.stringify(violations)}`).toBeDefined();
+  expect(violation!.description).toContain(mentions);
+  expect(err!.rawMessage).toContain(field);
+}
+
+// Identifiers reach Postgres, which refuses a NUL byte (that was INTERNAL); every id field of every
+// method is checked by one rule at the boundary, on both ports.
+const token = (json: string) => Buffer.from(json).toString("base64url");
+const idCases = (listener: Listener): Case[] => {
+  const keys = () => server.apiKeys(server.principals.owner, listener);
+  const support = () => server.support(server.principals.support, listener);
+  const nul = "a\u0000b";
+  const rule = "1 to 64 letters";
+  return [
+    ["GetApiKey with a NUL in the id", () => keys().getApiKey({ id: nul }), "id", rule],
+    ["GetApiKey with a space in the id", () => keys().getApiKey({ id: "a b" }), "id", rule],
+    ["GetApiKey with a 65-character id", () => keys().getApiKey({ id: "a".repeat(65) }), "id", rule],
+    ["UpdateApiKey with a NUL in the id", () => keys().updateApiKey({ apiKey: { id: nul, name: "x" }, updateMask: { paths: ["name"] } }), "api_key.id", rule],
+    ["DeleteApiKey with a NUL in the id", () => keys().deleteApiKey({ id: nul }), "id", rule],
+    ["RotateApiKey with a NUL in the id", () => keys().rotateApiKey({ id: nul }), "id", rule],
+    ["ListAuditEvents with a NUL in api_key_id", () => keys().listAuditEvents({ apiKeyId: nul }), "api_key_id", rule],
+    ["GetLegacyKey with a NUL in workspace_id", () => support().getLegacyKey({ workspaceId: nul }), "workspace_id", rule],
+    ["RevokeLegacyKey with a NUL in workspace_id", () => support().revokeLegacyKey({ workspaceId: nul }), "workspace_id", rule],
+    ["an audit page token whose id is beyond bigint", () => keys().listAuditEvents({ pageToken: token('{"id":"9999999999999999999"}') }), "page_token", "previous response"],
+    ["an audit page token whose id is bigint's maximum plus one", () => keys().listAuditEvents({ pageToken: token('{"id":"9223372036854775808"}') }), "page_token", "previous response"],
+    ["a key page token with a NUL in its id", () => keys().listApiKeys({ pageToken: token('{"createdAt":"2026-01-01 00:00:00+00","id":"a\\u0000b"}') }), "page_token", "previous response"],
+  ];
+};
+
+// Durations cannot be invalid in JSON (protobuf JSON writes them as "1.5s"), so these go as protobuf:
+// Connect binary on the HTTP port and gRPC on the gRPC port.
+const durationCases = (listener: Listener): Case[] => {
+  const keys = () => createClient(ApiKeyService, binaryTransport(listener));
+  const grace = (seconds: bigint, nanos: number) => ({ $typeName: "google.protobuf.Duration" as const, seconds, nanos });
+  return [
+    ["a grace period with nanos over a second", () => keys().rotateApiKey({ id: keyId, gracePeriod: grace(1n, 1_000_000_000) }), "grace_period", "nanos must be from"],
+    ["a grace period with nanos far out of range", () => keys().deleteApiKey({ id: keyId, gracePeriod: grace(0n, 2_000_000_000) }), "grace_period", "nanos must be from"],
+    ["a grace period with negative nanos and positive seconds", () => keys().rotateApiKey({ id: keyId, gracePeriod: grace(60n, -500_000_000) }), "grace_period", "sign of seconds"],
+    ["a grace period with positive nanos and negative seconds", () => keys().deleteApiKey({ id: keyId, gracePeriod: grace(-60n, 500_000_000) }), "grace_period", "sign of seconds"],
+    ["a grace period beyond 10,000 years", () => keys().rotateApiKey({ id: keyId, gracePeriod: grace(315_576_000_001n, 0) }), "grace_period", "seconds must be from"],
+  ];
+};
+const binaryTransport = (listener: Listener) => {
+  const auth: Interceptor = (next) => (req) => {
+    req.header.set("authorization", `Bearer ${server.principals.owner}`);
+    return next(req);
+  };
+  return listener === "http"
+    ? createConnectTransport({ baseUrl: server.httpUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors: [auth] })
+    : createGrpcTransport({ baseUrl: `http://${server.grpcAddress}`, interceptors: [auth] });
+};
+
 describe("bad input", () => {
   it.each(cases)("%s → InvalidArgument with a field violation", async (_what, call, field, mentions) => {
-    const err = await call().then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
-    expect(err?.code).toBe(Code.InvalidArgument);
-    const violations = err!.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
-    const violation = violations.find((v) => v.field === field);
-    expect(violation, `violations: ${JSON.stringify(violations)}`).toBeDefined();
-    expect(violation!.description).toContain(mentions);
-    expect(err!.rawMessage).toContain(field);
+    await expectViolation(call, field, mentions);
+  });
+
+  for (const listener of ["http", "grpc"] as const) {
+    it.each([...idCases(listener), ...durationCases(listener)])(`on the ${listener} port, %s → InvalidArgument with a field violation`, async (_what, call, field, mentions) => {
+      await expectViolation(call, field, mentions);
+    });
+  }
+
+  it("a well-formed id of no key is still NOT_FOUND, and a valid grace period is still taken", async () => {
+    for (const listener of ["http", "grpc"] as const) {
+      const err = await server.apiKeys(server.principals.owner, listener).getApiKey({ id: "ws_nothingHere" }).catch((e: unknown) => ConnectError.from(e));
+      expect((err as ConnectError).code).toBe(Code.NotFound);
+      const rotated = await createClient(ApiKeyService, binaryTransport(listener)).rotateApiKey({ id: keyId, gracePeriod: { seconds: 1n, nanos: 500_000_000 } });
+      expect(rotated.apiKey?.id).toBe(keyId);
+    }
   });
 
   it("names every problem of a request at once", async () => {
