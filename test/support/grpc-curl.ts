@@ -12,6 +12,8 @@ export interface GrpcCurlRequest {
   /** The message, put in one envelope with `flag` (0 plain, 1 compressed). */
   readonly message: Uint8Array;
   readonly flag?: number;
+  /** curl gives up after this long (a call never answered fails the test instead of hanging it). */
+  readonly maxSeconds?: number;
 }
 
 export interface GrpcCurlAnswer {
@@ -23,14 +25,14 @@ export interface GrpcCurlAnswer {
   readonly raw: string;
 }
 
-/** Sends one enveloped message; gRPC (not gRPC-Web) goes over h2c. Fails if curl takes over 60 s. */
+/** Sends one enveloped message; gRPC (not gRPC-Web) goes over h2c. Fails if curl gives up. */
 export function grpcCurl(req: GrpcCurlRequest): Promise<GrpcCurlAnswer> {
   const envelope = Buffer.alloc(5 + req.message.byteLength);
   envelope[0] = req.flag ?? 0;
   envelope.writeUInt32BE(req.message.byteLength, 1);
   envelope.set(req.message, 5);
   const web = req.contentType.startsWith("application/grpc-web");
-  const args = ["-sS", "-m", "60", "-D", "-", "--data-binary", "@-", "-H", `content-type: ${req.contentType}`];
+  const args = ["-sS", "-m", String(req.maxSeconds ?? 60), "-D", "-", "--data-binary", "@-", "-H", `content-type: ${req.contentType}`];
   if (!web) args.push("--http2-prior-knowledge", "-H", "te: trailers");
   for (const header of req.headers ?? []) args.push("-H", header);
   args.push(req.url);
