@@ -10,6 +10,11 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { addConnectService } from "../contract/grpc-adapter.js";
+import { NotFoundError } from "../server/errors.js";
+import { startHttpServer } from "../server/http-server.js";
+import { createLogger } from "../server/logger.js";
+import type { Caller } from "../server/principal/caller.js";
+import { withRpcBoundary } from "../server/rpc-boundary.js";
 import { grpcCurl } from "./support/grpc-curl.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
@@ -80,6 +85,29 @@ describe("a JSON body that is not Unicode text → INVALID_ARGUMENT, nothing sto
 });
 
 describe("a status message holding an unpaired surrogate is still sent", () => {
+  it.each(["application/grpc", "application/grpc-web+proto"])("through the RPC boundary on connect-node, over %s", async (contentType) => {
+    const caller: Caller = { id: "pr_test", name: "Test", kind: "member", workspaceId: "ws_test", role: "owner" };
+    const impl = {
+      getApiKey: (req: { id: string }) => {
+        throw new NotFoundError(`API key "${req.id}\ud800" not found`);
+      },
+    };
+    const http = await startHttpServer({
+      host: "127.0.0.1",
+      port: 0,
+      maxMessageBytes: 65_536,
+      log: createLogger("error", {}, () => undefined),
+      routes: (router) => router.service(ApiKeyService, withRpcBoundary(ApiKeyService, impl as never, { authenticate: () => caller, log: createLogger("error", {}, () => undefined) })),
+    });
+    try {
+      const answer = await grpcCurl({ url: `http://127.0.0.1:${http.port}/apikeys.v1.ApiKeyService/GetApiKey`, contentType, message: new Uint8Array(), maxSeconds: 30 });
+      expect(answer.code, answer.raw).toBe(5);
+      expect(answer.message).toBe('API key "\ufffd" not found');
+    } finally {
+      await http.shutdown();
+    }
+  });
+
   it("on a grpc-js server through the adapter", async () => {
     const grpcServer = new grpc.Server();
     addConnectService(grpcServer, ApiKeyService, {
