@@ -9,7 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { VerifyApiKeyRequestSchema } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
-import { grpcCurl } from "./support/grpc-curl.js";
+import { rawGrpc } from "./support/raw-grpc.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const run = promisify(execFile);
@@ -42,17 +42,17 @@ describe("broken gRPC framing → INVALID_ARGUMENT", () => {
   ] as const;
   for (const [where, base, contentType] of routes) {
     it.each(cases)(`on ${where}: %s`, async (_what, req, mentions) => {
-      const answer = await grpcCurl({ url: `${base()}${LIST_SCOPES}`, contentType, ...req, headers: [bearer(), ...req.headers] });
+      const answer = await rawGrpc({ url: `${base()}${LIST_SCOPES}`, contentType, ...req, headers: [bearer(), ...req.headers] });
       expect(answer.code, answer.raw).toBe(3);
       expect(answer.message).toMatch(mentions);
       // The server keeps serving.
-      const ok = await grpcCurl({ url: `${base()}${LIST_SCOPES}`, contentType, headers: [bearer()], message: new Uint8Array() });
+      const ok = await rawGrpc({ url: `${base()}${LIST_SCOPES}`, contentType, headers: [bearer()], message: new Uint8Array() });
       expect(ok.code, ok.raw).toBe(0);
     });
   }
 
   it("a well-formed gzip message is still taken on the gRPC port", async () => {
-    const answer = await grpcCurl({
+    const answer = await rawGrpc({
       url: `http://${server.grpcAddress}${LIST_SCOPES}`,
       contentType: "application/grpc",
       headers: [bearer(), "grpc-encoding: gzip"],
@@ -71,10 +71,10 @@ describe("two authorization headers → UNAUTHENTICATED", () => {
     it(`on ${where}, whichever comes first`, async () => {
       const url = `${base()}${VERIFY}`;
       const { service, owner } = server.principals;
-      const one = await grpcCurl({ url, contentType, headers: [`authorization: Bearer ${service}`], message: verify() });
+      const one = await rawGrpc({ url, contentType, headers: [`authorization: Bearer ${service}`], message: verify() });
       expect(one.code, one.raw).toBe(0);
       for (const headers of [twoOf(service, "akp_forged"), twoOf("akp_forged", service), twoOf(service, owner), twoOf(service, service)]) {
-        const answer = await grpcCurl({ url, contentType, headers, message: verify() });
+        const answer = await rawGrpc({ url, contentType, headers, message: verify() });
         expect(answer.code, answer.raw).toBe(16);
         expect(answer.message).toContain("more than one credential");
       }

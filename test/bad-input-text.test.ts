@@ -15,7 +15,7 @@ import { startHttpServer } from "../server/http-server.js";
 import { createLogger } from "../server/logger.js";
 import type { Caller } from "../server/principal/caller.js";
 import { withRpcBoundary } from "../server/rpc-boundary.js";
-import { grpcCurl } from "./support/grpc-curl.js";
+import { rawGrpc } from "./support/raw-grpc.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;
@@ -54,7 +54,7 @@ describe("a JSON body that is not Unicode text → INVALID_ARGUMENT, nothing sto
   for (const contentType of ["application/grpc+json", "application/grpc-web+json"]) {
     it.each(bodies)(`${contentType}: %s`, async (_what, path, body, mentions) => {
       const before = await keyCount();
-      const answer = await grpcCurl({ url: `${server.httpUrl}${path}`, contentType, headers: [auth()], message: body, maxSeconds: 30 });
+      const answer = await rawGrpc({ url: `${server.httpUrl}${path}`, contentType, headers: [auth()], message: body, maxSeconds: 30 });
       expect(answer.code, answer.raw).toBe(3);
       expect(answer.message).toContain(mentions);
       expect(answer.raw).not.toContain("grpc-status-details-bin");
@@ -100,7 +100,7 @@ describe("a status message holding an unpaired surrogate is still sent", () => {
       routes: (router) => router.service(ApiKeyService, withRpcBoundary(ApiKeyService, impl as never, { authenticate: () => caller, log: createLogger("error", {}, () => undefined) })),
     });
     try {
-      const answer = await grpcCurl({ url: `http://127.0.0.1:${http.port}/apikeys.v1.ApiKeyService/GetApiKey`, contentType, message: new Uint8Array(), maxSeconds: 30 });
+      const answer = await rawGrpc({ url: `http://127.0.0.1:${http.port}/apikeys.v1.ApiKeyService/GetApiKey`, contentType, message: new Uint8Array(), maxSeconds: 30 });
       expect(answer.code, answer.raw).toBe(5);
       expect(answer.message).toBe('API key "\ufffd" not found');
     } finally {
@@ -119,7 +119,7 @@ describe("a status message holding an unpaired surrogate is still sent", () => {
       grpcServer.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     try {
-      const answer = await grpcCurl({ url: `http://127.0.0.1:${port}/apikeys.v1.ApiKeyService/GetApiKey`, contentType: "application/grpc", message: new Uint8Array(), maxSeconds: 30 });
+      const answer = await rawGrpc({ url: `http://127.0.0.1:${port}/apikeys.v1.ApiKeyService/GetApiKey`, contentType: "application/grpc", message: new Uint8Array(), maxSeconds: 30 });
       expect(answer.code, answer.raw).toBe(5);
       expect(answer.message).toBe('API key "\ufffd" not found');
     } finally {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { CreateApiKeyRequestSchema } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { lockTables } from "./support/database.js";
-import { grpcCurl } from "./support/grpc-curl.js";
+import { rawGrpc } from "./support/raw-grpc.js";
 import { startTestServer, type Listener, type TestServer } from "./support/test-server.js";
 
 let server: TestServer;
@@ -33,7 +33,7 @@ describe("CreateApiKey past its deadline", () => {
     const before = await keyCount();
     const lines = createLines();
     const message = toBinary(CreateApiKeyRequestSchema, create(CreateApiKeyRequestSchema, { name: "Too late", access: AccessLevel.FULL }));
-    const answer = await grpcCurl({
+    const answer = await rawGrpc({
       url: `${base()}${CREATE}`,
       contentType,
       headers: [`authorization: Bearer ${server.principals.owner}`, "grpc-timeout: 1n"],
