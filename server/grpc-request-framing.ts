@@ -74,7 +74,8 @@ function refuse(stream: ServerHttp2Stream, message: string): void {
 function reportUndecodableAsInvalidArgument(stream: ServerHttp2Stream): void {
   const respond = stream.respond;
   const sendTrailers = stream.sendTrailers;
-  stream.respond = (headers, options) => respond.call(stream, headers && rewriteStatus(headers), options);
+  // grpc-js passes header objects; raw header lists (Node 22+) are passed on as they are.
+  stream.respond = (headers, options) => respond.call(stream, headers && !Array.isArray(headers) ? rewriteStatus(headers as OutgoingHttpHeaders) : headers, options);
   stream.sendTrailers = (trailers) => sendTrailers.call(stream, rewriteStatus(trailers));
 }
 
