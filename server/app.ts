@@ -6,6 +6,7 @@ import { migrateToLatest } from "./db/migrate.js";
 import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
 import { startGrpcServer } from "./grpc-server.js";
 import { startHttpServer } from "./http-server.js";
+import { explainListenError } from "./listen-error.js";
 import type { Logger } from "./logger.js";
 import { recordChange, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { createRoutes, createServices, type Wiring } from "./routes.js";
@@ -65,9 +66,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     // Both listeners drain at once: the gRPC port reports NOT_SERVING while HTTP calls finish.
     const listeners: Array<{ shutdown(): Promise<void> }> = [];
     closers.push(async () => void (await Promise.all(listeners.map((l) => l.shutdown()))));
-    const grpc = await startGrpcServer({ ...listen, port: config.grpcPort, services: [...services] });
+    const grpc = await startGrpcServer({ ...listen, port: config.grpcPort, services: [...services] }).catch((err: unknown) => {
+      throw explainListenError(err, { listener: "gRPC", host: config.host, port: config.grpcPort, variable: "APIKEYS_GRPC_PORT" });
+    });
     listeners.push(grpc);
-    const http = await startHttpServer({ ...listen, port: config.httpPort, routes: createRoutes(services) });
+    const http = await startHttpServer({ ...listen, port: config.httpPort, routes: createRoutes(services) }).catch((err: unknown) => {
+      throw explainListenError(err, { listener: "HTTP", host: config.host, port: config.httpPort, variable: "APIKEYS_HTTP_PORT" });
+    });
     listeners.push(http);
     const scheme = tls ? "https" : "http";
     log.info("apikeys is serving", {

@@ -2,6 +2,7 @@
 // tokens. Tokens are printed alone on stdout (so `TOKEN=$(apikeys ...)` works); everything meant
 // for people goes to stderr. Arguments are checked before any database is touched.
 import { parseArgs } from "node:util";
+import * as grpc from "@grpc/grpc-js";
 import { startApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createDatabase, type Db } from "./db/database.js";
@@ -16,6 +17,7 @@ import type { Role } from "./principal/principal.table.js";
 import { recordChange, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { addScopes, listScopes } from "./scope/scope.repository.js";
 import { SCOPE_NAME } from "./scope/scope-rules.js";
+import { onStopSignals, signalExitCode, STOP_SIGNALS, type StopSignal } from "./stop-signals.js";
 
 const USAGE = `usage: apikeys <command> [options]
 
@@ -148,7 +150,10 @@ async function main(argv: string[]): Promise<number> {
   const [name, args] = splitCommand(argv);
   const config = loadConfig();
   const log = createLogger(config.logLevel);
+  routeGrpcLogs(log);
   if (name === "serve") return serve(config, log);
+  // Interrupted, a command still stops an embedded Postgres it started: exiting runs its exit hook.
+  for (const signal of STOP_SIGNALS) process.once(signal, () => process.exit(signalExitCode(signal)));
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command "${name}"`);
   const { values, positionals } = parseCommandArgs(command, args);
@@ -190,15 +195,36 @@ function parseCommandArgs(command: Command, args: string[]) {
 }
 
 async function serve(config: Config, log: Logger): Promise<number> {
+  // Before anything starts: node's default action for a signal would skip the exit hook that
+  // stops an embedded Postgres. A signal during start-up stops the server once it is up.
+  const stopRequested = new Promise<StopSignal>((resolve) =>
+    onStopSignals({
+      graceful: (signal) => {
+        log.info("shutting down: finishing in-flight calls (send the signal again to stop at once)", { signal });
+        resolve(signal);
+      },
+      immediate: (signal) => {
+        log.warn("stopping at once: in-flight calls are cut off", { signal });
+        process.exit(signalExitCode(signal)); // the exit hook stops the embedded Postgres
+      },
+    }),
+  );
   const app = await startApp(config, log);
-  const signal = await new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
-  log.info("shutting down: finishing in-flight calls", { signal });
+  await stopRequested;
   await app.close();
   log.info("stopped");
   return 0;
+}
+
+// grpc-js writes its own messages as plain "E ..." lines; make them JSON lines like ours. A failed
+// bind is also thrown, and explained by explainListenError with the port and its variable.
+function routeGrpcLogs(log: Logger): void {
+  const grpcLog = log.child({ component: "grpc-js" });
+  const line = (level: "error" | "info" | "debug") => (message: unknown) => {
+    const text = String(message);
+    if (!text.startsWith("No address added")) grpcLog[level](text);
+  };
+  grpc.setLogger({ error: line("error"), info: line("info"), debug: line("debug") });
 }
 
 async function mint(db: Db, hasher: Hasher, p: Parameters<typeof addPrincipal>[2]): Promise<void> {

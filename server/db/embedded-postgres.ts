@@ -13,6 +13,7 @@ import path from "node:path";
 import pg from "pg";
 import type { Logger } from "../logger.js";
 import { ensurePostgresUser, exists, locateBinaries, prepareDataDir, USER, type RunAs } from "./embedded-postgres-files.js";
+import { clearLeftoverPostmaster, readPostmasterState, recordOwner, waitForPostmasterExitSync } from "./postmaster-state.js";
 
 /** A running cluster; `url` reaches the `apikeys` database as the superuser `postgres`. */
 export interface EmbeddedPostgres {
@@ -52,12 +53,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     throw new Error(`${dataDir} holds a cluster without ${PASSWORD_FILE}; it was not created by apikeys`, { cause: err });
   })).trim();
 
+  await clearLeftoverPostmaster(dataDir, log);
   const { child, port } = await startPostmaster(native, dataDir, opts.port, runAs, log);
-  // If our process exits without stop(), ask postgres for a fast shutdown rather than orphan it.
-  const onExit = () => child.kill("SIGINT");
-  process.on("exit", onExit);
+  await recordOwner(dataDir, child.pid!);
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= stopPostmaster(child).finally(() => process.off("exit", onExit)));
+  const stop = () => (stopping ??= stopPostmaster(child).then(() => log.info("embedded Postgres stopped", { dataDir })));
   child.once("exit", (code, signal) => {
     if (!stopping) log.error("embedded Postgres exited unexpectedly", { code, signal, dataDir });
   });
@@ -84,18 +84,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 const serverUrl = (password: string, port: number) => `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
 
 /**
- * The URL of a cluster another process already runs in `dataDir` (postmaster.pid names a live
- * process and its port), so CLI commands can work next to a running server; else undefined.
+ * The URL of a cluster another live apikeys process runs in `dataDir`, so CLI commands can work
+ * next to a running server; else undefined (no cluster, or a leftover nobody owns any more).
  */
 export async function findRunningEmbeddedPostgres(dataDir: string): Promise<string | undefined> {
   try {
     const real = await realpath(dataDir);
-    const lines = (await readFile(path.join(real, "postmaster.pid"), "utf8")).split("\n");
-    const pid = Number(lines[0]);
-    const port = Number(lines[3]);
-    process.kill(pid, 0); // throws when no such process
+    const state = await readPostmasterState(real);
+    if (state.kind !== "owned") return undefined;
     const password = (await readFile(path.join(real, PASSWORD_FILE), "utf8")).trim();
-    return `${serverUrl(password, port)}/${DATABASE}`;
+    return `${serverUrl(password, state.port)}/${DATABASE}`;
   } catch {
     return undefined;
   }
@@ -147,6 +145,7 @@ async function startPostmaster(
       "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "lc_messages=C",
     ];
     const child = spawnAs(path.join(native, "bin", "postgres"), args, native, runAs);
+    stopOnExit(child, dataDir, log);
     const output = collectOutput(child, log);
     try {
       await untilReady(child, output);
@@ -191,6 +190,21 @@ async function stopPostmaster(child: ChildProcess): Promise<void> {
   child.kill("SIGINT"); // fast shutdown: disconnect clients, checkpoint, exit
   const timer = setTimeout(() => child.kill("SIGQUIT"), STOP_TIMEOUT_MS); // immediate shutdown
   await exited.finally(() => clearTimeout(timer));
+}
+
+// Whatever way our process exits while postgres runs (a second Ctrl-C, process.exit, an uncaught
+// error) it stops postgres and waits for it, so that no cluster outlives the process that owns it.
+function stopOnExit(child: ChildProcess, dataDir: string, log: Logger): void {
+  const onExit = () => {
+    child.kill("SIGINT"); // fast shutdown
+    if (!waitForPostmasterExitSync(dataDir, STOP_TIMEOUT_MS)) {
+      child.kill("SIGQUIT"); // immediate shutdown
+      waitForPostmasterExitSync(dataDir, STOP_TIMEOUT_MS);
+    }
+    log.info("embedded Postgres stopped", { dataDir });
+  };
+  process.on("exit", onExit);
+  child.once("exit", () => process.off("exit", onExit));
 }
 
 function spawnAs(file: string, args: string[], cwd: string, runAs: RunAs | undefined): ChildProcess {

@@ -1,0 +1,117 @@
+// Who runs the embedded cluster in a data folder. Postgres's postmaster.pid names the postmaster
+// and its port; our own owner file names the apikeys process that started it. A postmaster whose
+// owner is gone (the server was killed, or a TypeScript loader killed it before it could stop
+// postgres) is a leftover: it is stopped and the cluster started afresh, never silently reused,
+// because nobody would ever stop it and its settings are those of an earlier run.
+import { existsSync, readFileSync } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "../logger.js";
+
+const OWNER_FILE = "apikeys-owner.pid";
+const STOP_WAIT_MS = 30_000;
+const POLL_MS = 100;
+
+/** What a data folder's postmaster.pid and owner file say about its cluster. */
+export type PostmasterState =
+  | { readonly kind: "none" }
+  /** Running for a live apikeys process: others may join it. */
+  | { readonly kind: "owned"; readonly pid: number; readonly port: number; readonly ownerPid: number }
+  /** Running, but the process that started it is gone. */
+  | { readonly kind: "leftover"; readonly pid: number; readonly port: number }
+  /** postmaster.pid names a process that is not running (a crash, a kill -9, a reboot), or another program. */
+  | { readonly kind: "stale"; readonly pid: number; readonly reused: boolean };
+
+/** Reads the state of the cluster in `dataDir` (the real folder, not a symlink to it). */
+export async function readPostmasterState(dataDir: string): Promise<PostmasterState> {
+  const lines = (await readFile(path.join(dataDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!(pid > 0)) return { kind: "none" };
+  if (!isAlive(pid)) return { kind: "stale", pid, reused: false };
+  if (!looksLikePostgres(pid)) return { kind: "stale", pid, reused: true };
+  const [ownerPid, ownersPostmaster] = (await readFile(path.join(dataDir, OWNER_FILE), "utf8").catch(() => "")).split(" ").map(Number);
+  if (ownersPostmaster === pid && ownerPid && ownerPid !== process.pid && isAlive(ownerPid)) return { kind: "owned", pid, port, ownerPid };
+  return { kind: "leftover", pid, port };
+}
+
+/**
+ * Records this process as the owner of the postmaster `postmasterPid` in `dataDir`. The file is
+ * never removed: once either process is gone it no longer matches (see readPostmasterState).
+ */
+export async function recordOwner(dataDir: string, postmasterPid: number): Promise<void> {
+  await writeFile(path.join(dataDir, OWNER_FILE), `${process.pid} ${postmasterPid}\n`);
+}
+
+/**
+ * Makes `dataDir` ready for a postmaster of ours: a leftover one is stopped (fast shutdown, then
+ * immediate), a stale postmaster.pid naming another program is removed (postgres itself would
+ * refuse to start), and a crashed cluster is left for postgres to recover. Says so in one line.
+ */
+export async function clearLeftoverPostmaster(dataDir: string, log: Logger): Promise<void> {
+  const state = await readPostmasterState(dataDir);
+  if (state.kind === "leftover") {
+    log.warn("found the embedded Postgres of an earlier apikeys run still running, with nobody to stop it: stopping it, then starting it afresh", {
+      dataDir, pid: state.pid, port: state.port,
+    });
+    if (!(await stopProcess(state.pid, "SIGINT", dataDir)) && !(await stopProcess(state.pid, "SIGQUIT", dataDir))) {
+      throw new Error(`the leftover embedded Postgres (pid ${state.pid}) in ${dataDir} did not stop; stop it yourself, then start again`);
+    }
+  } else if (state.kind === "stale") {
+    log.warn(
+      "the embedded Postgres did not stop cleanly last time (its postmaster.pid names a process that is gone): starting it, and Postgres recovers its data from the write-ahead log",
+      { dataDir, pid: state.pid },
+    );
+    if (state.reused) await rm(path.join(dataDir, "postmaster.pid"), { force: true });
+  }
+}
+
+/**
+ * Blocks (this runs in an `exit` handler, where nothing asynchronous happens any more) until the
+ * postmaster has removed its postmaster.pid, the last thing it does when it stops, or `ms` passed.
+ */
+export function waitForPostmasterExitSync(dataDir: string, ms: number): boolean {
+  const file = path.join(dataDir, "postmaster.pid");
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + ms;
+  while (existsSync(file)) {
+    if (Date.now() > deadline) return false;
+    Atomics.wait(sleeper, 0, 0, 20);
+  }
+  return true;
+}
+
+// Signals a postmaster that is not our child and waits for it to go (its pid gone, or its
+// postmaster.pid removed); false when it is still there after STOP_WAIT_MS.
+async function stopProcess(pid: number, signal: NodeJS.Signals, dataDir: string): Promise<boolean> {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return true; // already gone
+  }
+  const deadline = Date.now() + STOP_WAIT_MS;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid) || !existsSync(path.join(dataDir, "postmaster.pid"))) return true;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  return false;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+// After a reboot or in a container, a stale postmaster.pid may name a pid another program now has.
+// Where /proc tells (Linux), a process that is not postgres is not the cluster's postmaster.
+function looksLikePostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((arg) => path.basename(arg) === "postgres");
+  } catch {
+    return true; // no /proc: trust the pid
+  }
+}
