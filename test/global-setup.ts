@@ -1,10 +1,12 @@
 // Starts one embedded Postgres for the whole test run, unless DATABASE_URL names a server to use
 // instead, and hands its superuser URL to the tests (`inject("databaseAdminUrl")`). Tests never
-// use that database directly: createTestDatabase() makes a fresh one per test file.
+// use that database directly: createTestDatabase() makes a fresh one per test file. It also builds
+// the server bundle first, so that tests running `bin/apikeys` never run a stale one.
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { buildServer } from "../server/build.js";
 import { startEmbeddedPostgres } from "../server/db/embedded-postgres.js";
 import { createLogger } from "../server/logger.js";
 
@@ -17,6 +19,7 @@ declare module "vitest" {
 
 /** Vitest global setup: returns the teardown. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  await buildServer();
   const given = process.env.DATABASE_URL;
   if (given) {
     project.provide("databaseAdminUrl", given);
