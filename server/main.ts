@@ -9,6 +9,7 @@ import { createDatabase, type Db } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
 import { createHasher, type Hasher } from "./hashing.js";
+import { LEGACY_MAX_LENGTH, LEGACY_MIN_LENGTH } from "./legacy/legacy-hint.js";
 import { importLegacyKey } from "./legacy/legacy-import.js";
 import { createLogger, type Logger } from "./logger.js";
 import { addPrincipal, addToken, AdminInputError, createWorkspaceWithOwner, revokeTokens, type MintedPrincipal } from "./principal/principal.admin.js";
@@ -29,12 +30,13 @@ const USAGE = `usage: apikeys <command> [options]
                                                add a workspace member; prints their token once
   services add --name NAME [--workspace ID]    add a service that may verify keys (of one workspace, or all)
   support add --name NAME                      add a support staff principal; prints their token once
-  principals list [--workspace ID]             list principals (never tokens)
+  principals list [--workspace ID]             list principals (never tokens): a header line, then tab-separated rows
   tokens add --principal ID                    mint another token for a principal; prints it once
   tokens revoke --principal ID                 revoke every token of a principal
   scopes add NAME [--description TEXT]         add a scope to the catalog
-  scopes list                                  list the scope catalog
-  legacy import --workspace ID                 read a legacy account key's secret from stdin and store its hash
+  scopes list                                  list the scope catalog: a header line, then tab-separated rows
+  legacy import --workspace ID                 read a legacy account key's secret from stdin (${LEGACY_MIN_LENGTH}-${LEGACY_MAX_LENGTH} printable
+                                               ASCII characters, no spaces) and store its hash
 
 Configuration comes from environment variables; see the README.`;
 
@@ -92,9 +94,8 @@ const COMMANDS: Record<string, Command> = {
   "principals list": {
     options: ["workspace"],
     run: async ({ db, values }) => {
-      for (const p of await listPrincipals(db, values.workspace)) {
-        process.stdout.write(`${p.id}\t${p.kind}\t${p.role ?? "-"}\t${p.workspace_id ?? "-"}\t${p.name}\n`);
-      }
+      const principals = await listPrincipals(db, values.workspace);
+      printTable(["id", "kind", "role", "workspace", "name"], principals.map((p) => [p.id, p.kind, p.role ?? "-", p.workspace_id ?? "-", p.name]));
     },
   },
   "tokens add": {
@@ -128,7 +129,7 @@ const COMMANDS: Record<string, Command> = {
   },
   "scopes list": {
     run: async ({ db }) => {
-      for (const s of await listScopes(db)) process.stdout.write(`${s.name}\t${s.description}\n`);
+      printTable(["name", "description"], (await listScopes(db)).map((s) => [s.name, s.description]));
     },
   },
   "legacy import": {
@@ -236,6 +237,12 @@ async function mint(db: Db, hasher: Hasher, p: Parameters<typeof addPrincipal>[2
 function printOwner(minted: MintedPrincipal): void {
   say(`created workspace ${minted.workspaceId} and its owner ${minted.principalId}. The owner's token follows; it is shown only this once.`);
   process.stdout.write(minted.token + "\n");
+}
+
+// A header line, then one line per row; columns are separated by tabs, so `awk -F'\t' 'NR > 1'`
+// or `tail -n +2 | cut -f1` reads the rows.
+function printTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
+  process.stdout.write([header, ...rows].map((cells) => cells.join("\t") + "\n").join(""));
 }
 
 function say(line: string): void {

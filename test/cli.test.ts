@@ -60,6 +60,24 @@ describe("apikeys CLI", () => {
     await expect(server.apiKeys(token).listApiKeys({})).rejects.toThrow(/only workspace owners and admins/);
   });
 
+  it("principals list and scopes list print a header line, then one tab-separated row per entry", async () => {
+    const principals = await cli(["principals", "list"]);
+    expect(principals.code).toBe(0);
+    const [header, ...rows] = principals.stdout.trimEnd().split("\n");
+    expect(header).toBe("id\tkind\trole\tworkspace\tname");
+    expect(rows.map((row) => row.split("\t"))).toContainEqual([expect.stringMatching(/^pr_/), "member", "owner", expect.stringMatching(/^ws_/), "ada@example.com"]);
+    // Read as the README says: skip the header, pick columns.
+    const { stdout: owners } = await exec("bash", ["-c", `bin/apikeys principals list | awk -F'\\t' 'NR > 1 && $3 == "owner" {print $5}'`], {
+      env: { ...process.env, DATABASE_URL: database.url, ...TEST_ARGON2_ENV, APIKEYS_LOG_LEVEL: "warn" },
+    });
+    expect(owners).toBe("ada@example.com\n");
+    const scopes = await cli(["scopes", "list"], server.app.databaseUrl);
+    const [scopesHeader, ...scopeRows] = scopes.stdout.trimEnd().split("\n");
+    expect(scopesHeader).toBe("name\tdescription");
+    expect(scopeRows.length).toBeGreaterThan(0);
+    for (const row of scopeRows) expect(row.split("\t")[0]).toMatch(/^[a-z]+:[a-z]+$/);
+  });
+
   it("explains a missing option and an unknown command with exit code 2", async () => {
     const missing = await cli(["members", "add", "--workspace", "ws_x", "--name", "x"]);
     expect(missing.code).toBe(2);
