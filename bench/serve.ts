@@ -1,24 +1,27 @@
 // The server as an operator runs it, for benchmarks: `bin/apikeys serve` as a child process on
 // the embedded Postgres in its own data folder, the CLI next to it, and what /proc says about the
-// node process that really serves (bin/apikeys execs tsx, which runs the server in a child node).
+// node process that serves (bin/apikeys execs node on the built bundle: the child is the server).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { connect } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { buildServer } from "../server/build.js";
 import { findRunningEmbeddedPostgres } from "../server/db/embedded-postgres.js";
 import { cpuSecondsOf } from "./h2load.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "bin", "apikeys");
 const START_TIMEOUT_MS = 120_000;
+// Built once per run, so that the benchmark measures the sources as they are.
+let built: Promise<void> | undefined;
 
 export interface BenchServer {
   readonly dataDir: string;
   readonly grpcPort: number;
   readonly httpPort: number;
-  /** The node process running server/main.ts (not the sh or tsx wrappers above it). */
+  /** The node process that serves (bin/apikeys's own pid, since it execs node). */
   readonly pid: number;
   /** Listening ports of that process other than the two listeners (an inspector, when asked for). */
   readonly otherPorts: readonly number[];
@@ -35,6 +38,7 @@ export interface BenchServer {
  * process, told apart by how each answers an HTTP/1.1 request (the gRPC port answers in HTTP/2).
  */
 export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<BenchServer> {
+  await (built ??= buildServer());
   const child = spawn(BIN, ["serve"], {
     cwd: ROOT,
     env: { ...process.env, APIKEYS_DATA_DIR: dataDir, APIKEYS_GRPC_PORT: "0", APIKEYS_HTTP_PORT: "0", APIKEYS_LOG_LEVEL: "warn", ...env },
@@ -67,8 +71,7 @@ export async function startServer(dataDir: string, env: Record<string, string> =
 }
 
 async function findListeners(child: ChildProcess, output: string) {
-  const pid = serverPid(child.pid!);
-  if (!pid) return undefined;
+  const pid = child.pid!;
   const serving = output.split("\n").find((line) => line.includes('"msg":"apikeys is serving"'));
   const ports = listeningPorts(pid);
   if (serving) {
@@ -88,19 +91,6 @@ async function findListeners(child: ChildProcess, output: string) {
   const httpPort = candidates[kinds.indexOf("http1")];
   if (grpcPort === undefined || httpPort === undefined) return undefined; // not answering yet
   return { pid, grpcPort, httpPort, otherPorts: ports.filter((p) => p !== grpcPort && p !== httpPort) };
-}
-
-/** The descendant of `root` (or `root` itself) that runs server/main.ts and has no such child. */
-export function serverPid(root: number): number | undefined {
-  const children = childrenByParent();
-  const runsServer = (pid: number) => (readProc(`/proc/${pid}/cmdline`) ?? "").split("\0").some((a) => a.endsWith("server/main.ts"));
-  let found: number | undefined;
-  const walk = (pid: number) => {
-    if (runsServer(pid)) found = pid; // deeper matches overwrite shallower ones
-    for (const c of children.get(pid) ?? []) walk(c);
-  };
-  walk(root);
-  return found;
 }
 
 /** Every process below `root`: for the server, its embedded Postgres. */
