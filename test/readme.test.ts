@@ -5,6 +5,7 @@ import { readFile, rm } from "node:fs/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONFIG_VARIABLES } from "../server/config.js";
+import { LEGACY_MAX_LENGTH, LEGACY_MIN_LENGTH } from "../server/legacy/legacy-hint.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { startServeProcess, type ServeProcess } from "./support/serve-process.js";
 import { TEST_ARGON2_ENV } from "./support/test-server.js";
@@ -44,6 +45,20 @@ curl -sS http://127.0.0.1:${server.httpPort}/apikeys.v1.ApiKeyService/VerifyApiK
     expect(stdout).toContain('"name":"Snowflake production orders export"');
     expect(stdout).toMatch(/"valid": true,\s+"status": "VERIFICATION_STATUS_VALID"/);
     expect(JSON.parse(stdout.trimEnd().split("\n").pop()!)).toMatchObject({ valid: false, status: "VERIFICATION_STATUS_REVOKED" });
+  });
+
+  it("runs the CLI so that $(…) captures only its output: bin/apikeys, or npm run --silent", async () => {
+    const readme = await readFile("README.md", "utf8");
+    expect(readme).not.toMatch(/\$\(npm run (?!--silent)/);
+    const { stdout } = await exec("npm", ["run", "--silent", "apikeys", "--", "scopes", "list"], {
+      env: { ...process.env, DATABASE_URL: database.url, APIKEYS_LOG_LEVEL: "warn" },
+    });
+    expect(stdout.split("\n")[0]).toBe("name\tdescription");
+  });
+
+  it("documents the CLI's limits: legacy import's secret length", async () => {
+    const readme = await readFile("README.md", "utf8");
+    expect(readme).toContain(`${LEGACY_MIN_LENGTH}–${LEGACY_MAX_LENGTH} printable ASCII characters`);
   });
 
   it("documents every configuration variable", async () => {
