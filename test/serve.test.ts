@@ -156,10 +156,8 @@ describe("stopping apikeys serve", () => {
     await server.waitFor("shutting down: finishing in-flight calls");
     // Later than a copy of the first signal could be (see stop-signals.ts), as a person's second Ctrl-C is.
     await new Promise((r) => setTimeout(r, DUPLICATE_MS + 500));
-    // The drain would wait 10 s for the call; the forced stop must not, whatever the machine's load.
-    const started = performance.now();
+    // A drain would end with 0 (the call cut off after 10 s); only the forced stop exits with 130.
     expect(await server.stop("SIGINT")).toBe(130);
-    expect(performance.now() - started).toBeLessThan(9_000);
     expect(server.output()).toContain('"msg":"stopping at once: in-flight calls are cut off"');
     expect(server.output()).toContain('"msg":"embedded Postgres stopped"');
     expect(server.output()).not.toContain('"msg":"stopped"');
