@@ -24,7 +24,7 @@ export async function buildServer(outfile = SERVER_BUNDLE): Promise<void> {
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node20",
+    target: "node22",
     packages: "external",
     write: false,
     outfile,
