@@ -21,6 +21,15 @@ export function endpointDiagnostic(e: unknown, url: URL): Diagnostic | undefined
   if (codes.some((c) => c.startsWith("HPE_"))) {
     return error(SUMMARY, `${url.origin} answers in a protocol other than HTTP/1.1, like the server's gRPC port (APIKEYS_GRPC_PORT, default 50051), which speaks only HTTP/2. ${ENDPOINT_FIX}`, "endpoint");
   }
+  // The same port may instead close the connection while the request is still being written,
+  // before its HTTP/2 answer is read: which of the two happens is a race.
+  if (url.protocol === "http:" && codes.some((c) => c === "EPIPE" || c === "ECONNRESET")) {
+    return error(
+      SUMMARY,
+      `${url.origin} closed the connection without an HTTP/1.1 answer, like the server's gRPC port (APIKEYS_GRPC_PORT, default 50051), which speaks only HTTP/2. ${ENDPOINT_FIX}`,
+      "endpoint",
+    );
+  }
   if (url.protocol === "https:" && plainTextAnswer(err)) {
     return error(
       "The apikeys endpoint uses https:// but the server does not use TLS",
