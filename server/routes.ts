@@ -88,7 +88,15 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     cacheMaxAgeMs: config.cacheMaxAgeMs,
     maxKnown: config.cacheMaxEntries,
   });
-  const authenticate = createAuthenticator({ db, hasher, upgradeHash, cache: callerCache, pool, cacheMaxAgeMs: config.cacheMaxAgeMs });
+  const authenticate = createAuthenticator({
+    db,
+    hasher,
+    upgradeHash,
+    cache: callerCache,
+    pool,
+    cacheMaxAgeMs: config.cacheMaxAgeMs,
+    maxKnown: config.cacheMaxEntries,
+  });
   // Every change evicts here before it is confirmed; a delete or change waits for every replica.
   const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth: setCachesEnabled }).catch(async (err: unknown) => {
     outage.stop();

@@ -4,6 +4,8 @@
 // after a change, after the TTL, and for a secret this replica has never checked; other keys keep
 // verifying; the attack is logged once per key per minute and counted. argon2 runs at OWASP's
 // password cost on one slot, so that each check holds the key's line for tens of milliseconds.
+// A principal token's id is public the same way, and its checks share the pool: a service must
+// keep verifying keys while its token's id is flooded.
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
@@ -12,9 +14,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { VerificationStatus, VerifyApiKeyRequestSchema, VerifyApiKeyResponseSchema } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { mintToken, parseToken, randomBase62 } from "../contract/key-format.js";
-import { OWASP_ARGON2 } from "../server/config.js";
+import { OWASP_ARGON2, PRINCIPAL_TOKEN_PREFIX } from "../server/config.js";
 import { createHasher } from "../server/hashing.js";
 import { importLegacyKey } from "../server/legacy/legacy-import.js";
+import { addPrincipal } from "../server/principal/principal.admin.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const servers: TestServer[] = [];
@@ -34,13 +37,16 @@ async function slowArgon2Server(env: Record<string, string>): Promise<TestServer
   return server;
 }
 
-/** VerifyApiKey through a plain grpc-js client: the status name, or the gRPC code's name. */
-function grpcVerifier(server: TestServer) {
+/**
+ * VerifyApiKey through a plain grpc-js client, as the service holding `token` (the deployment's
+ * service unless told): the status name, or the gRPC code's name.
+ */
+function grpcVerifier(server: TestServer, token = server.principals.service) {
   const client = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
-  const metadata = new grpc.Metadata();
-  metadata.set("authorization", `Bearer ${server.principals.service}`);
-  const verify = (key: string) =>
-    new Promise<string>((resolve) =>
+  const verify = (key: string, as = token) => {
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${as}`);
+    return new Promise<string>((resolve) =>
       client.makeUnaryRequest(
         "/apikeys.v1.ApiKeyService/VerifyApiKey",
         (m: { key: string }) => Buffer.from(toBinary(VerifyApiKeyRequestSchema, create(VerifyApiKeyRequestSchema, m))),
@@ -50,11 +56,15 @@ function grpcVerifier(server: TestServer) {
         (err, res) => resolve(err ? grpc.status[err.code] : VerificationStatus[res!.status]),
       ),
     );
+  };
   return { verify, close: () => client.close() };
 }
 
+/** What a guess presents: a key, or a key with a caller token. */
+type Guess = string | { readonly key: string; readonly token: string };
+
 /** Wrong secrets from `guess`, `inFlight` at a time, until stopped or `max` calls; resolves with each outcome's count. */
-function flood(server: TestServer, guess: () => string, inFlight = 32, max = 20_000) {
+function flood(server: TestServer, guess: () => Guess, inFlight = 32, max = 20_000) {
   const { verify, close } = grpcVerifier(server);
   const counts: Record<string, number> = {};
   let sent = 0;
@@ -62,7 +72,8 @@ function flood(server: TestServer, guess: () => string, inFlight = 32, max = 20_
   const worker = async () => {
     while (!stopped && sent < max) {
       sent++;
-      const outcome = await verify(guess());
+      const g = guess();
+      const outcome = await (typeof g === "string" ? verify(g) : verify(g.key, g.token));
       counts[outcome] = (counts[outcome] ?? 0) + 1;
     }
   };
@@ -184,5 +195,37 @@ describe("a flood of wrong secrets for one key id", () => {
     expect(outcomes).toEqual(["VALID", "VALID", "VALID", "REVOKED"]);
     expect(counts.RESOURCE_EXHAUSTED).toBeGreaterThan(0);
     expectAttackWarnings(server, /^legacy:/);
+  }, 180_000);
+});
+
+describe("a flood of wrong tokens for one principal token's id", () => {
+  it("a service's own token keeps verifying keys every time its cache entry is gone, and revoking it still refuses it at once", async () => {
+    // Entries expire after 1 s unused, and a remembered check after 2.5 s: the service's token is
+    // decided both from memory and by a new argon2 check while its line is full of guesses.
+    const server = await slowArgon2Server({ APIKEYS_ARGON2_MAX_QUEUED_PER_KEY: "4", APIKEYS_CACHE_TTL_MS: "1000", APIKEYS_CACHE_MAX_AGE_MS: "2500" });
+    const gateway = await addPrincipal(server.app.db, createHasher(server.config.argon2), { kind: "service", name: "edge-gateway" });
+    const gatewayTokenId = parseToken(gateway.token, PRINCIPAL_TOKEN_PREFIX)!.id;
+    const key = await server.apiKeys(server.principals.owner).createApiKey({ name: "Verified by the gateway", access: AccessLevel.FULL });
+    const service = grpcVerifier(server, gateway.token);
+    expect(await service.verify(key.secret)).toBe("VALID");
+
+    const guesses = flood(server, () => ({ key: key.secret, token: mintToken(PRINCIPAL_TOKEN_PREFIX, gatewayTokenId) }));
+    await until(() => server.app.argon2.stats().refused > 50, "the token's line to be full");
+    const outcomes: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      // The caller's cache entry (and the key's) expires (TTL 1 s).
+      await sleep(1100);
+      outcomes.push(await service.verify(key.secret));
+    }
+    await server.operate("tokens", "revoke", "--principal", gateway.principalId);
+    outcomes.push(await service.verify(key.secret));
+    const counts = await guesses.stop();
+    service.close();
+
+    expect(outcomes).toEqual([...Array.from({ length: 6 }, () => "VALID"), "UNAUTHENTICATED"]);
+    // The guesses were checked (UNAUTHENTICATED) or refused, never taken for the token.
+    expect(Object.keys(counts).sort()).toEqual(["RESOURCE_EXHAUSTED", "UNAUTHENTICATED"]);
+    expectAttackWarnings(server, new RegExp(`^principal:${gateway.principalId}$`));
+    expect(server.logs.join("\n")).not.toContain(gateway.token.slice(-20));
   }, 180_000);
 });

@@ -7,7 +7,7 @@
 //
 // A key's id is public (it is in every hint), so anyone can flood the pool with wrong secrets for
 // it. Its holder still gets through: each key id remembers the secret that last passed argon2
-// here, as an HMAC (see `known` below). Presented again, that secret goes ahead of every queued
+// here, as an HMAC (see known-secrets.ts). Presented again, that secret goes ahead of every queued
 // guess and is never refused for a full line; and while nothing changed about the key since that
 // check (the cache's own invalidation: every change, a lost listener, the cache turned off), and
 // for no longer than a cache entry may live (APIKEYS_CACHE_MAX_AGE_MS), it is decided from the
@@ -32,9 +32,9 @@ import { keySubject, legacySubject } from "../replica/change.repository.js";
 import type { CatalogSnapshot, ScopeCatalog } from "../scope/scope-catalog.js";
 import { missingScopes } from "../scope/scope-rules.js";
 import type { Argon2Pool } from "./argon2-pool.js";
+import { createKnownSecrets } from "./known-secrets.js";
 import type { LastUsedRecorder } from "./last-used.js";
 import { createSingleFlight } from "./single-flight.js";
-import { createTokenHmac } from "./token-hmac.js";
 import type { CachedKey, CachedRefusal, VerificationCache } from "./verification-cache.js";
 
 export type VerifyStatus = "valid" | "malformed" | "not_found" | "revoked" | "expired" | "insufficient_scope";
@@ -80,21 +80,11 @@ interface VerifierDeps {
   readonly pool: Argon2Pool;
   /** How long a checked token is served from the cache at most, used or not. */
   readonly cacheMaxAgeMs: number;
-  /** Most keys whose last verified secret is remembered (see `known`). */
+  /** Most keys whose last verified secret is remembered (see known-secrets.ts). */
   readonly maxKnown: number;
 }
 
 type Match = "current" | "previous" | "expired" | "none";
-
-/** The secret that last passed argon2 for a key id: an HMAC of it, the hash it matched, and when. */
-interface KnownSecret {
-  readonly mac: string;
-  readonly hash: string;
-  /** The cache generation taken before the row it was checked against was read. */
-  readonly generation: number;
-  /** When the argon2 check passed (ms since the epoch); it stands for cacheMaxAgeMs at most, as a cache entry does. */
-  readonly checkedAt: number;
-}
 
 const NOT_FOUND: Verification = Object.freeze({ status: "not_found" });
 const REFUSED_FROM_CACHE: Verification = Object.freeze({ status: "not_found", cached: true });
@@ -144,20 +134,20 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 
   async function verifyLegacy(token: string, visibleWorkspace: string | null, generation: number): Promise<CachedKey | Verification> {
     if (legacySecretProblem(token) || !deps.legacyHints.has(legacyHint(token))) return MALFORMED;
-    const mac = macOf(token);
+    const mac = known.mac(token);
     let revoked = false;
     // Active rows come first, so a revoked import of the same secret never hides an active one.
     for (const row of await findLegacyKeysByHint(db, legacyHint(token))) {
       if (visibleWorkspace && row.workspace_id !== visibleWorkspace) continue;
       const subject = legacySubject(row.id);
       // As for keys (see check): the secret last verified for this row skips the guesses' line.
-      const recalled = recall(subject, mac);
+      const recalled = known.recall(subject, mac);
       const fromMemory = recalled?.fresh === true && recalled.last.hash === row.hash;
       if (!fromMemory && !(await pool.run(subject, () => hasher.verify(row.hash, token), recalled !== undefined))) {
-        if (recalled) forget(subject, recalled.last);
+        if (recalled) known.forget(subject, recalled.last);
         continue;
       }
-      if (!fromMemory && !cache.changedSince(subject, generation)) remember(subject, { mac, hash: row.hash, generation, checkedAt: Date.now() });
+      if (!fromMemory) known.remember(subject, { mac, hash: row.hash, subject, generation });
       if (row.revoked_at) {
         revoked = true;
         continue;
@@ -171,37 +161,14 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     return revoked ? { status: "revoked" } : NOT_FOUND;
   }
 
-  // A key's (or legacy key's) subject → its last verified secret; the map's order is recency,
-  // the oldest going first.
-  const known = new Map<string, KnownSecret>();
-  const macOf = createTokenHmac();
-
-  /**
-   * The remembered check for `subject`, if `mac` is of that secret; `fresh` when it still stands:
-   * nothing changed about the key since, and it is younger than a cache entry may be.
-   */
-  function recall(subject: string, mac: string): { readonly last: KnownSecret; readonly fresh: boolean } | undefined {
-    const last = known.get(subject);
-    if (last === undefined || last.mac !== mac) return undefined;
-    return { last, fresh: !cache.changedSince(subject, last.generation) && Date.now() < last.checkedAt + deps.cacheMaxAgeMs };
-  }
-
-  /** A remembered secret that no longer verifies loses its place ahead of the guesses. */
-  function forget(subject: string, last: KnownSecret): void {
-    if (known.get(subject) === last) known.delete(subject);
-  }
+  // A key's (or legacy key's) subject → its last verified secret.
+  const known = createKnownSecrets({ cache, maxAgeMs: deps.cacheMaxAgeMs, maxEntries: deps.maxKnown });
 
   /** What the row says of a secret known to have matched `hash`, or undefined if no stored hash is it any more. */
   function matchKnown(row: ApiKeyRow, hash: string): Match | undefined {
     if (hash === row.hash) return "current";
     if (hash !== row.previous_hash) return undefined;
     return row.previous_expires_at && row.previous_expires_at > new Date() ? "previous" : "expired";
-  }
-
-  function remember(subject: string, secret: KnownSecret): void {
-    known.delete(subject);
-    known.set(subject, secret);
-    if (known.size > deps.maxKnown) known.delete(known.keys().next().value as string);
   }
 
   const shared = createSingleFlight<CachedKey | Verification>();
@@ -255,8 +222,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const parsed = parseToken(token, deps.keyPrefix);
     if (!parsed) return verifyLegacy(token, visibleWorkspace, generation);
     const subject = keySubject(parsed.id);
-    const mac = macOf(token);
-    const recalled = recall(subject, mac);
+    const mac = known.mac(token);
+    const recalled = known.recall(subject, mac);
     // Otherwise a key whose line is full of queued guesses is refused before any query.
     if (!recalled) pool.admit(parsed.id);
     const row = await findApiKeyById(db, parsed.id);
@@ -278,11 +245,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
       recalled !== undefined,
     ));
     const matched = match === "current" || match === "previous";
-    // Like the cache, only what nothing changed since is remembered.
-    if (matched && fromMemory === undefined && !cache.changedSince(subject, generation)) {
-      remember(subject, { mac, hash: match === "current" ? row.hash : row.previous_hash!, generation, checkedAt: Date.now() });
-    }
-    if (!matched && recalled) forget(subject, recalled.last);
+    if (matched && fromMemory === undefined) known.remember(subject, { mac, hash: match === "current" ? row.hash : row.previous_hash!, subject, generation });
+    if (!matched && recalled) known.forget(subject, recalled.last);
     if (match === "none") {
       const refusal: CachedRefusal = { subject: keySubject(row.id), refused: true, checkMs, expiresAt: Date.now() + deps.cacheMaxAgeMs };
       cache.set(token, refusal, generation);
