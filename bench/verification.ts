@@ -13,7 +13,8 @@
 // its first call the server sends the answer it kept for that call (server/verify/answer-cache.ts),
 // as it does for a service repeating a verification.
 //
-//   npm run bench:verify     (BENCH_SECONDS, BENCH_ROUNDS, BENCH_COLD_KEYS, BENCH_MEMORY_KEYS override the sizes)
+//   npm run bench:verify     (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP_SECONDS, BENCH_COLD_KEYS, BENCH_MEMORY_KEYS,
+//                             BENCH_ROTATION_KEYS, BENCH_LARGE_ROTATION_KEYS override the sizes; BENCH_ONLY picks groups)
 import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { execFile } from "node:child_process";
@@ -32,7 +33,7 @@ import {
 import { inspectToken, mintToken, tokenHint } from "../contract/key-format.js";
 import { ensureH2load, quantile, startH2load, type H2loadResult } from "./h2load.js";
 import { connectInspector } from "./inspector.js";
-import type { LoadgenConfig, LoadgenResult } from "./loadgen.js";
+import type { LoadgenConfig, LoadgenProtocol, LoadgenResult } from "./loadgen.js";
 import { connectJsonClient, grpcClient, grpcFrame, healthCheck, replay, type RawAnswer } from "./rpc.js";
 import { cli, cpuSeconds, databaseUrl, descendantCpu, ROOT, rssBytes, sleep, startServer, type BenchServer } from "./serve.js";
 
@@ -42,7 +43,7 @@ const SECONDS = positive("BENCH_SECONDS", 8);
 const ROUNDS = positive("BENCH_ROUNDS", 5);
 // Before those rounds each runs this long first: a server's cached path takes a few seconds of
 // load to reach its steady state (JIT tiers, heap sizing), which is what a running service sees.
-const ALTERNATING_WARMUP_SECONDS = 10;
+const ALTERNATING_WARMUP_SECONDS = positive("BENCH_WARMUP_SECONDS", 10);
 const WARMUP_SECONDS = 1;
 const CLIENTS = 4;
 const STREAMS = 16;
@@ -53,6 +54,31 @@ const MEMORY_SECOND_PASS = 2_000;
 const SMALL_TABLE = 1_000;
 const LARGE_TABLE = 1_000_000;
 const SCOPE = "orders:read";
+// Scenarios 10-15: keys in rotation, half FULL and half CUSTOM with these scopes, each key with one
+// of these required scope lists and the answer it must get.
+const ROTATION_KEYS = positive("BENCH_ROTATION_KEYS", 10_000);
+const LARGE_ROTATION_KEYS = positive("BENCH_LARGE_ROTATION_KEYS", 100_000);
+const CUSTOM_SCOPES = ["orders:read", "orders:write"];
+const CUSTOM_REQUESTS: ReadonlyArray<readonly [readonly string[], string]> = [
+  [["orders:read"], "VALID"],
+  [["orders:read", "orders:write"], "VALID"],
+  [["customers:read"], "INSUFFICIENT_SCOPE"],
+  [["orders:write", "reports:export"], "INSUFFICIENT_SCOPE"],
+];
+const FULL_REQUESTS: ReadonlyArray<readonly [readonly string[], string]> = [
+  [["customers:write"], "VALID"],
+  [["reports:export", "orders:read"], "VALID"],
+  [[], "VALID"],
+];
+const RESTART_BEFORE_SECONDS = 10;
+const RESTART_AFTER_SECONDS = 25;
+// The traffic servers count their argon2 checks (bench/argon2-counter.cjs).
+const COUNTED = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${path.join(ROOT, "bench", "argon2-counter.cjs")}`.trim() };
+// Which groups run: BENCH_ONLY=main,memory,traffic,large (all by default). main: 1-8; memory: 9;
+// traffic: 10-13 and 15 (10,000 keys, Connect JSON, restart); large: 14 (100,000 keys).
+const GROUPS = ["main", "memory", "traffic", "large"];
+const only = new Set((process.env.BENCH_ONLY ?? GROUPS.join(",")).split(",").map((g) => g.trim()));
+for (const g of only) if (!GROUPS.includes(g)) throw new Error(`BENCH_ONLY: unknown group "${g}" (groups: ${GROUPS.join(", ")})`);
 const LOW_ARGON2 = { APIKEYS_ARGON2_MEMORY_KIB: "1024", APIKEYS_ARGON2_ITERATIONS: "1" };
 // The memory server keeps every entry for the whole scenario (the default TTL is a minute).
 const MEMORY_SERVER_ENV = { ...LOW_ARGON2, APIKEYS_CACHE_TTL_MS: "600000" };
@@ -182,7 +208,7 @@ function mainServerScenarios(): Promise<void> {
 
     // 1. The ceiling: the cheapest RPC the stack answers, and 2. cached verification: one valid
     // key, verified (warmed) before the measurement; in alternating rounds.
-    await alternatingScenarios(healthScenario("1", "gRPC health check (ceiling)"), cachedScenario("2", "cached verification (1 key, warm)"));
+    await alternate([await h2Runner(healthScenario("1", "gRPC health check (ceiling)")), await h2Runner(cachedScenario("2", "cached verification (1 key, warm)"))]);
 
     // 4. A malformed token: the measured key with a wrong checksum.
     const last = measured!.secret.at(-1)!;
@@ -254,10 +280,10 @@ function mainServerScenarios(): Promise<void> {
     // 6. 1,000 against 1,000,000 keys in the table. The two are minutes apart, and this host's load
     // moves raw throughput more than that, so each alternates with the health check, and what is
     // compared is each one's share of the ceiling at the time.
-    await alternatingScenarios(
-      healthScenario("6ah", "gRPC health check, alongside 6a"),
-      cachedScenario("6a", `cached verification, ${SMALL_TABLE.toLocaleString("en")} keys in the table`),
-    );
+    await alternate([
+      await h2Runner(healthScenario("6ah", "gRPC health check, alongside 6a")),
+      await h2Runner(cachedScenario("6a", `cached verification, ${SMALL_TABLE.toLocaleString("en")} keys in the table`)),
+    ]);
     progress(`6 inserting filler rows up to ${LARGE_TABLE.toLocaleString("en")} keys (insert ... select from generate_series), then VACUUM ANALYZE and CHECKPOINT`);
     const t0 = performance.now();
     const large = await fillTable(db, measured!.id, prefix, LARGE_TABLE);
@@ -265,10 +291,10 @@ function mainServerScenarios(): Promise<void> {
     await db.query("CHECKPOINT"); // so that writing the new rows out does not compete with 6b
     progress(`6 inserted ${large.added.toLocaleString("en")} rows, vacuumed and checkpointed in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for Postgres to be idle`);
     progress(`6 Postgres idle after ${(await untilPostgresIdle(server)).toFixed(0)} s`);
-    await alternatingScenarios(
-      healthScenario("6bh", "gRPC health check, alongside 6b"),
-      cachedScenario("6b", `cached verification, ${LARGE_TABLE.toLocaleString("en")} keys in the table`),
-    );
+    await alternate([
+      await h2Runner(healthScenario("6bh", "gRPC health check, alongside 6b")),
+      await h2Runner(cachedScenario("6b", `cached verification, ${LARGE_TABLE.toLocaleString("en")} keys in the table`)),
+    ]);
   });
 }
 
@@ -305,23 +331,42 @@ async function h2loadRow(s: H2Scenario, prepared: Prepared): Promise<Row> {
   return { ...r, id: s.id, name: s.name, note: unlike ? `${unlike} answers unlike the checked one` : "" };
 }
 
-/** Rounds of `a` then `b` (after a longer warm-up of each); adds both rows and the ratios b/a per round. */
-async function alternatingScenarios(a: H2Scenario, b: H2Scenario): Promise<void> {
-  const prepared = [await prepare(a), await prepare(b)] as const;
-  const runs: [Row[], Row[]] = [[], []];
-  for (const [i, s] of [a, b].entries()) {
-    progress(`${s.id} ${s.name}: h2load warm-up, ${ALTERNATING_WARMUP_SECONDS} s`);
-    await startH2load(h2run(s, prepared[i]!.bodyFile, ALTERNATING_WARMUP_SECONDS));
+/** A scenario measured in rounds beside others: its warm-up, and one measured run as a row. */
+interface Runner {
+  readonly id: string;
+  readonly name: string;
+  warm(): Promise<unknown>;
+  run(): Promise<Row>;
+}
+
+/** An h2load scenario as a runner (its answers checked first). */
+async function h2Runner(s: H2Scenario): Promise<Runner> {
+  const prepared = await prepare(s);
+  return { id: s.id, name: s.name, warm: () => startH2load(h2run(s, prepared.bodyFile, ALTERNATING_WARMUP_SECONDS)), run: () => h2loadRow(s, prepared) };
+}
+
+/**
+ * Rounds of each runner in turn (after a longer warm-up of each), so that all of them run under
+ * the same load from the machine's other tenants; adds their rows and, per round, each one's
+ * throughput over the first's (the health check's), as roundRatios "id/first".
+ */
+async function alternate(runners: Runner[], warmedUp?: () => Promise<void>): Promise<void> {
+  for (const r of runners) {
+    progress(`${r.id} ${r.name}: warm-up, ${ALTERNATING_WARMUP_SECONDS} s`);
+    await r.warm();
   }
+  await warmedUp?.();
+  const runs = runners.map((): Row[] => []);
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [i, s] of [a, b].entries()) {
-      progress(`${s.id} ${s.name}: h2load, round ${round} of ${ROUNDS}, ${SECONDS} s`);
-      runs[i]!.push(await h2loadRow(s, prepared[i]!));
+    for (const [i, r] of runners.entries()) {
+      progress(`${r.id} ${r.name}: round ${round} of ${ROUNDS}, ${SECONDS} s`);
+      runs[i]!.push(await r.run());
     }
   }
-  const ratios = runs[1].map((r, i) => r.reqPerSec / runs[0][i]!.reqPerSec);
-  roundRatios.set(`${b.id}/${a.id}`, ratios);
-  rows.push(mergeRounds(runs[0]), mergeRounds(runs[1]));
+  for (const [i, r] of runners.entries()) {
+    if (i > 0) roundRatios.set(`${r.id}/${runners[0]!.id}`, runs[i]!.map((row, k) => row.reqPerSec / runs[0]![k]!.reqPerSec));
+  }
+  rows.push(...runs.map(mergeRounds));
 }
 
 /** One row for several rounds of a scenario: totals and weighted means, medians of the percentiles. */
@@ -514,6 +559,201 @@ async function floodScenario(
   );
 }
 
+// --- scenarios 10 to 15: a service's traffic, on a third server with the default argon2 cost ---
+// Many distinct keys in rotation (FULL and CUSTOM, varied required scopes, some insufficient),
+// beside one key repeated and the health check, over gRPC and Connect JSON; the argon2 checks the
+// server runs meanwhile (counted by bench/argon2-counter.cjs); then a fresh replica taking over.
+
+interface Traffic {
+  readonly tokens: string[];
+  readonly scopes: string[][];
+  readonly expected: string[];
+}
+
+/** Steady-state argon2 checks while keys rotate and none changes, per scenario group. */
+const steadyArgon2: Array<{ readonly group: string; readonly checks: number; readonly seconds: number; readonly calls: number }> = [];
+
+function trafficScenarios(): Promise<void> {
+  return scoped(async (defer) => {
+    progress(`10-15 traffic: starting a third server (default argon2 cost, argon2 checks counted by bench/argon2-counter.cjs)`);
+    const server = await startServer(file("traffic"), COUNTED);
+    liveServers.add(server);
+    defer(() => stopServer(server, "traffic"));
+    const owner = await cli(server.dataDir, ["bootstrap", "--workspace", "Bench", "--owner", "bench-owner"]);
+    const service = await cli(server.dataDir, ["services", "add", "--name", "bench-gateway"]);
+    const db = new pg.Client({ connectionString: await databaseUrl(server.dataDir) });
+    db.on("error", () => {});
+    await db.connect();
+    defer(() => db.end());
+    const api = grpcClient(server.grpcPort);
+    const asOwner = { headers: { authorization: `Bearer ${owner}` } };
+    const full = await api.createApiKey({ name: "bench full template", access: AccessLevel.FULL }, asOwner);
+    const custom = await api.createApiKey({ name: "bench custom template", access: AccessLevel.CUSTOM, scopes: CUSTOM_SCOPES }, asOwner);
+    const prefix = full.secret.slice(0, full.secret.indexOf("_"));
+    const params = await argon2Settings(db, full.apiKey!.id);
+    idleTx.traffic = await measureBackgroundTx(db);
+    const traffic: Traffic = { tokens: [], scopes: [], expected: [] };
+    /** Inserts keys until `n` rotate, alternately FULL and CUSTOM, each with its required scopes. */
+    const grow = async (n: number) => {
+      const more = n - traffic.tokens.length;
+      progress(`traffic: hashing ${more.toLocaleString("en")} keys here (argon2id ${params}, as the server does) and inserting them`);
+      const half = Math.ceil(more / 2);
+      const [fulls = []] = await insertKeys(db, full.apiKey!.id, prefix, params, [half]);
+      const [customs = []] = await insertKeys(db, custom.apiKey!.id, prefix, params, [more - half]);
+      for (let i = 0; i < more; i++) {
+        const isFull = i % 2 === 0;
+        const key = (isFull ? fulls : customs)[Math.floor(i / 2)]!;
+        const [scopes, expected] = (isFull ? FULL_REQUESTS : CUSTOM_REQUESTS)[Math.floor(i / 2) % (isFull ? FULL_REQUESTS : CUSTOM_REQUESTS).length]!;
+        traffic.tokens.push(key.secret);
+        traffic.scopes.push([...scopes]);
+        traffic.expected.push(expected);
+      }
+      progress(`traffic: verifying each of the ${n.toLocaleString("en")} keys once (their first argon2 check), then rotating`);
+      const first = await loadgen(server.grpcPort, service, traffic.tokens, true, { requiredScopes: traffic.scopes, expected: traffic.expected });
+      if (first.unexpected > 0) failures.push(`traffic: first verification of ${n} keys: ${first.unexpected} answers other than expected (${describeOutcomes(first.outcomes)})`);
+    };
+    const rotation = (id: string, name: string, n: number, protocol: LoadgenProtocol = "grpc") =>
+      loadgenRunner(server, db, id, name, service, protocol, { tokens: traffic.tokens.slice(0, n), scopes: traffic.scopes.slice(0, n), expected: traffic.expected.slice(0, n) });
+    const oneKey = (id: string) =>
+      loadgenRunner(server, db, id, "one key repeated (gRPC, loadgen)", service, "grpc", { tokens: [custom.secret], scopes: [[SCOPE]], expected: ["VALID"] });
+    // The base of every ratio: the health check from the same load generator, so that what the
+    // client costs (grpc-js spends more per call than the server does) weighs on both sides alike.
+    const health = (id: string) => loadgenRunner(server, db, id, "gRPC health check (loadgen)", service, "grpc-health", { tokens: [""], scopes: [[]], expected: ["SERVING"] });
+    /** Alternates the runners, counting the argon2 checks the server ran in the measured rounds. */
+    const counted = async (group: string, runners: Runner[]) => {
+      let before = 0;
+      let t0 = 0;
+      const rowsBefore = rows.length;
+      await alternate(runners, async () => {
+        before = await argon2Checks(server);
+        t0 = performance.now();
+      });
+      const checks = (await argon2Checks(server)) - before;
+      const calls = rows.slice(rowsBefore).reduce((sum, r) => sum + r.requests, 0);
+      steadyArgon2.push({ group, checks, seconds: (performance.now() - t0) / 1000, calls });
+    };
+
+    if (only.has("traffic")) {
+      await grow(ROTATION_KEYS);
+      const n = ROTATION_KEYS.toLocaleString("en");
+      await counted(`10-13 (${n} keys)`, [
+        await health("10h"),
+        oneKey("10"),
+        rotation("11", `${n} keys in rotation (gRPC, loadgen)`, ROTATION_KEYS),
+        rotation("12", `${n} keys, Connect JSON, HTTP/1.1`, ROTATION_KEYS, "connect-http1"),
+        rotation("13", `${n} keys, Connect JSON, h2c`, ROTATION_KEYS, "connect-h2c"),
+      ]);
+      restart = await restartScenario(server, service, traffic);
+    }
+    if (only.has("large")) {
+      await grow(LARGE_ROTATION_KEYS);
+      const n = LARGE_ROTATION_KEYS.toLocaleString("en");
+      await counted(`14 (${n} keys)`, [await health("14h"), oneKey("14o"), rotation("14", `${n} keys in rotation (gRPC, loadgen)`, LARGE_ROTATION_KEYS)]);
+    }
+  });
+}
+
+/** A loadgen rotation as a runner: its answers must be the expected ones, refusals are reported. */
+function loadgenRunner(server: BenchServer, db: pg.Client, id: string, name: string, service: string, protocol: LoadgenProtocol, traffic: Traffic): Runner {
+  const port = protocol.startsWith("grpc") ? server.grpcPort : server.httpPort;
+  const run = (seconds: number) =>
+    loadgen(server.grpcPort, service, traffic.tokens, false, {
+      address: `127.0.0.1:${port}`, protocol, requiredScopes: traffic.scopes, expected: traffic.expected, seconds,
+    });
+  return {
+    id, name,
+    warm: () => run(ALTERNATING_WARMUP_SECONDS),
+    run: async () => {
+      const r = await measure(server, db, async () => {
+        const result = await run(SECONDS);
+        return { ...result, requests: Object.values(result.outcomes).reduce((a, b) => a + b, 0) };
+      });
+      const refused = r.outcomes.RESOURCE_EXHAUSTED ?? 0;
+      if (refused > 0) findings.push(`${id} ${name}: ${refused} RESOURCE_EXHAUSTED of ${r.requests}`);
+      if (r.unexpected > refused) failures.push(`${id} ${name}: ${r.unexpected - refused} wrong answers (${describeOutcomes(r.outcomes)})`);
+      return {
+        id, name, reqPerSec: r.requests / (r.elapsedMs / 1000), p50Ms: r.p50Ms, p99Ms: r.p99Ms, requests: r.requests,
+        serverCores: r.serverCores, postgresCores: r.postgresCores, cpuUsPerReq: r.cpuUsPerReq, dbTxPerReq: r.dbTxPerReq, generatorCores: r.cpuMs / r.elapsedMs,
+        note: describeOutcomes(r.outcomes),
+      };
+    },
+  };
+}
+
+interface RestartFigures {
+  readonly keys: number;
+  readonly startSeconds: number;
+  readonly beforePerSec: number;
+  readonly afterPerSec: number;
+  /** Seconds from the switch to the end of the first second at ≥ 90 % of the rate before it. */
+  readonly backAfterSeconds: number | undefined;
+  readonly refused: number;
+  readonly outcomesAfter: string;
+  readonly argon2Checks: number;
+  readonly cpuUsPerReqAfter: number;
+}
+
+/**
+ * Scenario 15: the keys rotate on the warm server, then every call goes to a replica started
+ * fresh on the same database (as a rolling deploy or a restart behind a load balancer does): how
+ * long until it serves at the warm rate, and how many valid keys it refused or misanswered.
+ */
+async function restartScenario(warm: BenchServer, service: string, traffic: Traffic): Promise<RestartFigures> {
+  progress(`15 restart: starting a fresh replica on the same database`);
+  const t0 = performance.now();
+  const fresh = await startServer(warm.dataDir, COUNTED);
+  const startSeconds = (performance.now() - t0) / 1000;
+  liveServers.add(fresh);
+  try {
+    await sleep(2_000); // its start-up work done
+    const checks0 = await argon2Checks(fresh);
+    const cpu0 = cpuSeconds(fresh.pid);
+    progress(`15 restart: ${traffic.tokens.length.toLocaleString("en")} keys in rotation, ${RESTART_BEFORE_SECONDS} s on the warm server, then ${RESTART_AFTER_SECONDS} s on the fresh replica`);
+    const r = await loadgen(warm.grpcPort, service, traffic.tokens, false, {
+      requiredScopes: traffic.scopes, expected: traffic.expected, seconds: RESTART_BEFORE_SECONDS + RESTART_AFTER_SECONDS,
+      switchAfterSeconds: RESTART_BEFORE_SECONDS, switchTo: `127.0.0.1:${fresh.grpcPort}`, timeline: true,
+    });
+    const cpu = cpuSeconds(fresh.pid) - cpu0;
+    const checks = (await argon2Checks(fresh)) - checks0;
+    const perSec = 1000 / r.timelineMs;
+    const buckets = r.timeline!;
+    const switchBucket = Math.ceil(r.switchedAtMs! / r.timelineMs);
+    const rate = (from: number, to: number) => buckets.slice(from, to).reduce((sum, [ok, other]) => sum + ok + other, 0) / ((to - from) / perSec);
+    // The warm rate: the last 5 s before the switch.
+    const beforePerSec = rate(switchBucket - 5 * perSec, switchBucket - 1);
+    let back: number | undefined;
+    for (let b = switchBucket; b + perSec <= buckets.length - 1; b++) {
+      if (rate(b, b + perSec) >= 0.9 * beforePerSec) {
+        back = (b + perSec) * r.timelineMs - r.switchedAtMs!;
+        break;
+      }
+    }
+    const after = buckets.slice(switchBucket);
+    const refused = after.reduce((sum, [, other]) => sum + other, 0) + buckets[switchBucket - 1]![1];
+    const callsAfter = after.reduce((sum, [ok, other]) => sum + ok + other, 0);
+    return {
+      keys: traffic.tokens.length, startSeconds, beforePerSec, afterPerSec: rate(buckets.length - 1 - 5 * perSec, buckets.length - 1),
+      backAfterSeconds: back === undefined ? undefined : back / 1000, refused,
+      outcomesAfter: `${describeOutcomes(r.outcomes)} in all; ${r.unexpected} unexpected`, argon2Checks: checks, cpuUsPerReqAfter: (cpu * 1e6) / callsAfter,
+    };
+  } finally {
+    await stopServer(fresh, "fresh replica");
+  }
+}
+
+/** The argon2 checks `server` ran so far: bench/argon2-counter.cjs writes the count on SIGUSR2. */
+async function argon2Checks(server: BenchServer): Promise<number> {
+  const lines = () => [...server.output().matchAll(/^bench-argon2-checks (\d+)$/gm)];
+  const seen = lines().length;
+  process.kill(server.pid, "SIGUSR2");
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    const found = lines();
+    if (found.length > seen) return Number(found.at(-1)![1]);
+    await sleep(20);
+  }
+  throw new Error(`server ${server.pid} did not report its argon2 checks (is bench/argon2-counter.cjs preloaded?)`);
+}
+
 // --- scenario 9: memory per cached key, on a second server with a cheap argon2 cost ---
 // Each key's one verification leaves its cache entry and the answer kept for that call: both count.
 
@@ -652,13 +892,13 @@ async function fillTable(db: pg.Client, likeId: string, prefix: string, total: n
   return { added: missing };
 }
 
-/** Runs bench/loadgen.ts in its own process over `tokens`, each verified once. */
-async function loadgen(grpcPort: number, service: string, tokens: string[], retryExhausted: boolean): Promise<LoadgenResult> {
+/** Runs bench/loadgen.ts in its own process over `tokens`: each verified once, unless `more` says otherwise. */
+async function loadgen(grpcPort: number, service: string, tokens: string[], retryExhausted: boolean, more: Partial<LoadgenConfig> = {}): Promise<LoadgenResult> {
   const config: LoadgenConfig = {
     address: `127.0.0.1:${grpcPort}`, serviceToken: service, tokens, requiredScopes: [SCOPE],
-    connections: CLIENTS, streams: STREAMS, retryExhausted,
+    connections: CLIENTS, streams: STREAMS, retryExhausted, ...more,
   };
-  const configFile = file(`loadgen-${Date.now()}.json`);
+  const configFile = file(`loadgen-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(configFile, JSON.stringify(config));
   const { stdout } = await promisify(execFile)(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "bench", "loadgen.ts"), configFile], {
     cwd: ROOT, maxBuffer: 16 * 1024 * 1024,
@@ -730,10 +970,13 @@ function report(): void {
   out.push(`      1 and 2: ${ALTERNATING_WARMUP_SECONDS} s warm-up each, then ${ROUNDS} rounds of 1 then 2; 7: ${ROUNDS} rounds of 7b (alone) then 7 (flooded); each -D ${SECONDS}`);
   if (exampleCommand) out.push(`      e.g. (2): ${exampleCommand}`);
   out.push(`      server CPU from /proc/<pid>/stat, pg cores from its embedded Postgres's processes (6b waits until they are idle); db tx from pg_stat_database, less the idle server's own rate (${f(idleTx.main, 1)}/s; ${f(idleTx.memory, 1)}/s in 9; background work grows under load, so values below ~0.1 are noise)`);
+  out.push(`      10-14: bench/loadgen.ts (another process; gRPC with grpc-js, Connect JSON with node:http / node:http2; ${CLIENTS} × ${STREAMS} calls in flight, HTTP/1.1 as ${CLIENTS * STREAMS} sockets),`);
+  out.push(`      keys in rotation for the whole run, half FULL, half CUSTOM (${CUSTOM_SCOPES.join(", ")}), required scopes varied, 1 in 4 CUSTOM calls INSUFFICIENT_SCOPE by design;`);
+  out.push(`      each group alternates with the health check (grpc-js from loadgen, not h2load) in ${ROUNDS} rounds of ${SECONDS} s after ${ALTERNATING_WARMUP_SECONDS} s warm-ups; gen cores = the loadgen process's CPU`);
   out.push(`      3 and 9 from bench/loadgen.ts (grpc-js, ${CLIENTS} connections × ${STREAMS} calls in flight, each key once); every answer checked with a real client first`);
   out.push("");
   out.push(`${"scenario".padEnd(52)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"requests".padStart(9)} ${"srv cores".padStart(9)} ${"pg cores".padStart(8)} ${"CPU µs/req".padStart(10)} ${"db tx/req".padStart(9)} ${"gen cores".padStart(9)}  notes`);
-  const order = ["1", "2", "3", "4", "5", "6ah", "6a", "6bh", "6b", "7b", "7", "7f", "8"];
+  const order = ["1", "2", "3", "4", "5", "6ah", "6a", "6bh", "6b", "7b", "7", "7f", "8", "10h", "10", "11", "12", "13", "14h", "14o", "14"];
   for (const r of [...rows].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))) {
     out.push(
       `${`${r.id.padEnd(3)} ${r.name}`.padEnd(52)} ${f(r.reqPerSec).padStart(9)} ${f(r.p50Ms, 2).padStart(8)} ${f(r.p99Ms, 2).padStart(8)} ${String(r.requests).padStart(9)} ` +
@@ -760,29 +1003,61 @@ function report(): void {
     const met = value === undefined || Number.isNaN(value) ? "not measured" : (op === "≥" ? value >= goal : op === "≤" ? value <= goal : value < goal) ? "met" : "MISSED";
     out.push(`  ${name.padEnd(58)} ${`${f(value, digits)}${unit}`.padStart(9)}   target ${op} ${goal}${unit}   ${met}`);
   };
-  const paired = roundRatios.get("2/1") ?? [];
-  target(`cached / health throughput (2 / 1), median of ${paired.length} rounds`, paired.length > 0 ? median(paired) : undefined, "≥", 0.85);
-  out.push(`      per round: ${paired.map((x) => x.toFixed(2)).join(", ")}; over all rounds: ${f(ratio(row("2")?.reqPerSec, row("1")?.reqPerSec), 2)}`);
-  // Each table size as its share of the health check's throughput in the same rounds (see scenario 6).
-  const small = roundRatios.get("6a/6ah") ?? [];
-  const large = roundRatios.get("6b/6bh") ?? [];
-  const tables = small.length > 0 && large.length > 0 ? median(large) / median(small) : undefined;
-  target("1,000,000 keys / 1,000 keys, each over health (6b/6bh ÷ 6a/6ah)", tables, "≥", 0.9);
-  out.push(`      per round, 6a/6ah: ${small.map((x) => x.toFixed(2)).join(", ")}; 6b/6bh: ${large.map((x) => x.toFixed(2)).join(", ")}; raw 6b / 6a: ${f(ratio(row("6b")?.reqPerSec, row("6a")?.reqPerSec), 2)}`);
-  const floodRatios = roundRatios.get("7/7b") ?? [];
-  const floodP99 = roundRatios.get("7/7b p99") ?? [];
-  target(`flooded / unflooded cached throughput (7 / 7b), median of ${floodRatios.length} rounds`, floodRatios.length > 0 ? median(floodRatios) : undefined, "≥", 0.8);
-  out.push(`      per round: ${floodRatios.map((x) => x.toFixed(2)).join(", ")}`);
-  target(`flooded / unflooded cached p99 (7 / 7b), median of ${floodP99.length} rounds`, floodP99.length > 0 ? median(floodP99) : undefined, "≤", 2);
-  out.push(`      per round: ${floodP99.map((x) => x.toFixed(2)).join(", ")}`);
-  target("memory per cached key, V8 heap (9)", memory?.heapBytesPerKey, "<", 1024, 0, " B");
-  target("database transactions per cached verification (2)", row("2")?.dbTxPerReq, "<", 0.01, 3);
-  const argon2Us = row("3")?.cpuUsPerReq;
-  out.push(`  malformed token and unknown id cost no argon2 work: server CPU per call 4: ${f(row("4")?.cpuUsPerReq, 0)} µs, 5: ${f(row("5")?.cpuUsPerReq, 0)} µs, ` + `against ${f(argon2Us, 0)} µs for a first verification (3) and ${f(row("1")?.cpuUsPerReq, 0)} µs for the health check (1)`);
-  out.push("other ratios:");
-  for (const [name, id] of [["malformed / health", "4"], ["unknown id / health", "5"], ["Connect JSON on HTTP / cached on gRPC", "8"], ["first (cold) / cached", "3"]] as const) {
-    const base = id === "8" || id === "3" ? row("2") : row("1");
-    out.push(`  ${`${name} throughput`.padEnd(58)} ${f(ratio(row(id)?.reqPerSec, base?.reqPerSec), 2).padStart(9)}`);
+  if (only.has("main")) {
+    const paired = roundRatios.get("2/1") ?? [];
+    target(`cached / health throughput (2 / 1), median of ${paired.length} rounds`, paired.length > 0 ? median(paired) : undefined, "≥", 0.85);
+    out.push(`      per round: ${paired.map((x) => x.toFixed(2)).join(", ")}; over all rounds: ${f(ratio(row("2")?.reqPerSec, row("1")?.reqPerSec), 2)}`);
+    // Each table size as its share of the health check's throughput in the same rounds (see scenario 6).
+    const small = roundRatios.get("6a/6ah") ?? [];
+    const large = roundRatios.get("6b/6bh") ?? [];
+    const tables = small.length > 0 && large.length > 0 ? median(large) / median(small) : undefined;
+    target("1,000,000 keys / 1,000 keys, each over health (6b/6bh ÷ 6a/6ah)", tables, "≥", 0.9);
+    out.push(`      per round, 6a/6ah: ${small.map((x) => x.toFixed(2)).join(", ")}; 6b/6bh: ${large.map((x) => x.toFixed(2)).join(", ")}; raw 6b / 6a: ${f(ratio(row("6b")?.reqPerSec, row("6a")?.reqPerSec), 2)}`);
+    const floodRatios = roundRatios.get("7/7b") ?? [];
+    const floodP99 = roundRatios.get("7/7b p99") ?? [];
+    target(`flooded / unflooded cached throughput (7 / 7b), median of ${floodRatios.length} rounds`, floodRatios.length > 0 ? median(floodRatios) : undefined, "≥", 0.8);
+    out.push(`      per round: ${floodRatios.map((x) => x.toFixed(2)).join(", ")}`);
+    target(`flooded / unflooded cached p99 (7 / 7b), median of ${floodP99.length} rounds`, floodP99.length > 0 ? median(floodP99) : undefined, "≤", 2);
+    out.push(`      per round: ${floodP99.map((x) => x.toFixed(2)).join(", ")}`);
+    target("database transactions per cached verification (2)", row("2")?.dbTxPerReq, "<", 0.01, 3);
+    const argon2Us = row("3")?.cpuUsPerReq;
+    out.push(`  malformed token and unknown id cost no argon2 work: server CPU per call 4: ${f(row("4")?.cpuUsPerReq, 0)} µs, 5: ${f(row("5")?.cpuUsPerReq, 0)} µs, ` + `against ${f(argon2Us, 0)} µs for a first verification (3) and ${f(row("1")?.cpuUsPerReq, 0)} µs for the health check (1)`);
+    out.push("other ratios:");
+    for (const [name, id] of [["malformed / health", "4"], ["unknown id / health", "5"], ["Connect JSON on HTTP / cached on gRPC", "8"], ["first (cold) / cached", "3"]] as const) {
+      const base = id === "8" || id === "3" ? row("2") : row("1");
+      out.push(`  ${`${name} throughput`.padEnd(58)} ${f(ratio(row(id)?.reqPerSec, base?.reqPerSec), 2).padStart(9)}`);
+    }
+  }
+  if (only.has("memory")) target("memory per cached key, V8 heap (9)", memory?.heapBytesPerKey, "<", 1024, 0, " B");
+  if (only.has("traffic") || only.has("large")) {
+    out.push("traffic (10-15), each scenario over the health check of the same rounds (median of the rounds):");
+    for (const id of ["10", "11", "12", "13", "14o", "14"]) {
+      const base = id.startsWith("14") ? "14h" : "10h";
+      const per = roundRatios.get(`${id}/${base}`);
+      if (!per || !row(id)) continue;
+      out.push(`  ${`${id} ${row(id)!.name} / health`.padEnd(58)} ${f(median(per), 2).padStart(9)}   server CPU ${f(row(id)!.cpuUsPerReq, 0)} µs/call (health ${f(row(base)?.cpuUsPerReq, 0)})`);
+    }
+    const over = (a: string, b: string, base: string) => {
+      const x = roundRatios.get(`${a}/${base}`);
+      const y = roundRatios.get(`${b}/${base}`);
+      return x && y ? median(x.map((v, i) => v / y[i]!)) : undefined;
+    };
+    target(`${ROTATION_KEYS.toLocaleString("en")}-key rotation / one key repeated (11 / 10)`, over("11", "10", "10h"), "≥", 0.8);
+    target(`${LARGE_ROTATION_KEYS.toLocaleString("en")}-key rotation / one key repeated (14 / 14o)`, over("14", "14o", "14h"), "≥", 0.8);
+    target("Connect JSON HTTP/1.1 / gRPC, same keys and concurrency (12 / 11)", over("12", "11", "10h"), "≥", 0.5);
+    out.push(`  ${"Connect JSON h2c / gRPC (13 / 11)".padEnd(58)} ${f(over("13", "11", "10h"), 2).padStart(9)}   CPU per call: gRPC ${f(row("11")?.cpuUsPerReq, 0)} µs, HTTP/1.1 ${f(row("12")?.cpuUsPerReq, 0)} µs, h2c ${f(row("13")?.cpuUsPerReq, 0)} µs`);
+    for (const s of steadyArgon2) {
+      target(`steady-state argon2 checks/s, ${s.group}, no key changed`, s.checks / s.seconds, "≤", 0, 2);
+      out.push(`      ${s.checks} checks in ${f(s.seconds, 0)} s over ${s.calls.toLocaleString("en")} calls (counted in the server by bench/argon2-counter.cjs)`);
+    }
+    if (restart) {
+      target(`15 restart: seconds back to the warm rate (${restart.keys.toLocaleString("en")} keys)`, restart.backAfterSeconds ?? Number.NaN, "≤", 10, 1, " s");
+      target("15 restart: refused or wrong answers meanwhile", restart.refused, "≤", 0, 0);
+      out.push(
+        `      warm server ${f(restart.beforePerSec, 0)} calls/s; fresh replica (started in ${f(restart.startSeconds, 1)} s, not counted) ${f(restart.afterPerSec, 0)} calls/s over its last 5 s; ` +
+          `its argon2 checks: ${restart.argon2Checks}, server CPU ${f(restart.cpuUsPerReqAfter, 0)} µs/call; ${restart.outcomesAfter}`,
+      );
+    }
   }
   if (findings.length > 0) {
     out.push("");
@@ -824,12 +1099,14 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 let exitCode = 0;
 let memory: MemoryFigures | undefined;
+let restart: RestartFigures | undefined;
 let argon2Server: string | undefined;
-const idleTx: { main?: number; memory?: number } = {};
+const idleTx: { main?: number; memory?: number; traffic?: number } = {};
 let exampleCommand: string | undefined;
 try {
-  await mainServerScenarios();
-  memory = await memoryScenario();
+  if (only.has("main")) await mainServerScenarios();
+  if (only.has("memory")) memory = await memoryScenario();
+  if (only.has("traffic") || only.has("large")) await trafficScenarios();
 } catch (err) {
   exitCode = 1;
   if (err instanceof CheckFailed) failures.push(`correctness check failed: ${err.message}`);
