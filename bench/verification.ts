@@ -7,7 +7,11 @@
 // malformed token, an unknown id, 1,000 against 1,000,000 keys in the table (each in rounds
 // alternating with the health check), cached verification
 // under a wrong-secret flood in rounds alternating with cached verification alone, Connect JSON on
-// the HTTP port, and memory per cached key (on a second server with a cheap argon2 cost). It
+// the HTTP port, and memory per cached key (on a second server with a cheap argon2 cost); then, on
+// a third server, a service's traffic (scenarios 10-15: 10,000 and 100,000 keys in rotation beside
+// one key repeated, Connect JSON on HTTP/1.1 and h2c against gRPC, the argon2 checks run in steady
+// state, and a fresh replica taking over), each group alternating with the health check sent by the
+// same client (one grpc-js process: it tends to be the bottleneck, so compare server CPU per call). It
 // prints each figure, the ratios the targets are about, and whether each target is met;
 // a missed target does not fail the run, a wrong answer does. h2load repeats one request, so past
 // its first call the server sends the answer it kept for that call (server/verify/answer-cache.ts),
@@ -591,6 +595,7 @@ function trafficScenarios(): Promise<void> {
     const custom = await api.createApiKey({ name: "bench custom template", access: AccessLevel.CUSTOM, scopes: CUSTOM_SCOPES }, asOwner);
     const prefix = full.secret.slice(0, full.secret.indexOf("_"));
     const params = await argon2Settings(db, full.apiKey!.id);
+    argon2Server ??= params;
     idleTx.traffic = await measureBackgroundTx(db);
     const traffic: Traffic = { tokens: [], scopes: [], expected: [] };
     /** Inserts keys until `n` rotate, alternately FULL and CUSTOM, each with its required scopes. */
