@@ -696,6 +696,8 @@ interface RestartFigures {
   readonly outcomesAfter: string;
   readonly argon2Checks: number;
   readonly cpuUsPerReqAfter: number;
+  /** Calls answered per second from the switch on: where the time goes. */
+  readonly bySecondAfter: number[];
 }
 
 /**
@@ -740,6 +742,7 @@ async function restartScenario(warm: BenchServer, service: string, traffic: Traf
       keys: traffic.tokens.length, startSeconds, beforePerSec, afterPerSec: rate(buckets.length - 1 - 5 * perSec, buckets.length - 1),
       backAfterSeconds: back === undefined ? undefined : back / 1000, refused,
       outcomesAfter: `${describeOutcomes(r.outcomes)} in all; ${r.unexpected} unexpected`, argon2Checks: checks, cpuUsPerReqAfter: (cpu * 1e6) / callsAfter,
+      bySecondAfter: Array.from({ length: Math.floor((buckets.length - 1 - switchBucket) / perSec) }, (_, k) => rate(switchBucket + k * perSec, switchBucket + (k + 1) * perSec)),
     };
   } finally {
     await stopServer(fresh, "fresh replica");
@@ -1062,6 +1065,7 @@ function report(): void {
         `      warm server ${f(restart.beforePerSec, 0)} calls/s; fresh replica (started in ${f(restart.startSeconds, 1)} s, not counted) ${f(restart.afterPerSec, 0)} calls/s over its last 5 s; ` +
           `its argon2 checks: ${restart.argon2Checks}, server CPU ${f(restart.cpuUsPerReqAfter, 0)} µs/call; ${restart.outcomesAfter}`,
       );
+      out.push(`      calls/s in each second after the switch: ${restart.bySecondAfter.map((x) => x.toFixed(0)).join(", ")}`);
     }
   }
   if (findings.length > 0) {
