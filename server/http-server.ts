@@ -27,6 +27,8 @@ export interface HttpServer {
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 // A connection that has not shown its protocol by then (or the idle timeout, if shorter) is dropped.
 const SNIFF_TIMEOUT_MS = 10_000;
+/** How long an HTTP/1.1 connection is kept open after its last answer: node's http.Server default. */
+const HTTP1_KEEP_ALIVE_MS = 5_000;
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -111,8 +113,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     handler(req, res);
   };
 
+  // A TLS handshake gets the sniffer's bound (node's default is two minutes).
   const h2 = opts.tls
-    ? http2.createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true }, onRequest)
+    ? http2.createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true, handshakeTimeout: Math.min(SNIFF_TIMEOUT_MS, idleTimeoutMs) }, onRequest)
     : http2.createServer({}, onRequest);
   h2.on("session", (session: http2.Http2Session) => {
     sessions.add(session);
@@ -128,10 +131,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   let listener: http.Server | http2.Http2SecureServer;
   if (opts.tls) {
     listener = h2 as http2.Http2SecureServer;
+    // The http2 server serves HTTP/1.1 over TLS itself, with no keep-alive timeout (an
+    // http.Server's is 5 s), so an idle keep-alive connection would stay open for good.
+    Object.assign(listener, { keepAliveTimeout: HTTP1_KEEP_ALIVE_MS });
     listener.on("connection", (socket: Socket) => track(rawSockets, socket));
     listener.on("secureConnection", (socket: TLSSocket) => {
       track(sockets, socket);
       if (socket.alpnProtocol === "h2") h2Sockets.add(socket);
+      // An HTTP/1.1 connection that never sends a request is closed like an idle HTTP/2 one
+      // (HTTP/2 sessions have their own idle timer; a request's body has its own bound).
+      else socket.setTimeout(idleTimeoutMs, () => socket.destroy());
     });
   } else {
     // The HTTP/1 server is the listener, so that its own connection tracking, headersTimeout and

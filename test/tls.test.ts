@@ -1,6 +1,8 @@
 // With APIKEYS_TLS_CERT and APIKEYS_TLS_KEY, both listeners serve TLS: HTTP/1.1 and HTTP/2 by ALPN
 // on the HTTP port, gRPC over TLS on the gRPC port.
 import { execFile } from "node:child_process";
+import { connect as connectTcp, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -53,3 +55,49 @@ describe("TLS", () => {
     expect(res.scopes.length).toBeGreaterThan(0);
   });
 });
+
+/** Resolves with how long `socket` stayed open, once the server has closed it. */
+function closedAfter(socket: Socket): Promise<number> {
+  const opened = performance.now();
+  socket.resume();
+  socket.on("error", () => {});
+  return new Promise((resolve) => socket.once("close", () => resolve(performance.now() - opened)));
+}
+
+describe("TLS connections that do nothing", () => {
+  let idle: TestServer;
+  // A short idle timeout; bounds below are generous, since a busy machine runs timers late.
+  beforeAll(async () => {
+    idle = await startTestServer({ APIKEYS_TLS_CERT: certificate.certFile, APIKEYS_TLS_KEY: certificate.keyFile, APIKEYS_IDLE_TIMEOUT_MS: "1000" });
+  });
+  afterAll(() => idle?.stop());
+
+  it("a connection that never starts its TLS handshake is closed by the HTTP port", async () => {
+    const socket = connectTcp(idle.app.httpPort, "127.0.0.1");
+    expect(await closedAfter(socket)).toBeLessThan(30_000);
+  });
+
+  it("an HTTP/1.1 connection that sends no request after its handshake is closed", async () => {
+    const socket = connectTls({ port: idle.app.httpPort, host: "127.0.0.1", ca: certificate.cert, servername: "localhost", ALPNProtocols: ["http/1.1"] });
+    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    expect(socket.alpnProtocol).toBe("http/1.1");
+    expect(await closedAfter(socket)).toBeLessThan(30_000);
+  });
+
+  it("an HTTP/1.1 keep-alive connection is closed once idle after its answer", async () => {
+    const socket = connectTls({ port: idle.app.httpPort, host: "127.0.0.1", ca: certificate.cert, servername: "localhost", ALPNProtocols: ["http/1.1"] });
+    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+    const closed = closedAfter(socket);
+    const body = "{}";
+    socket.write(
+      `POST /apikeys.v1.ApiKeyService/ListScopes HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n` +
+        `authorization: Bearer ${idle.principals.member}\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    expect(await closed).toBeLessThan(30_000);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/keep-alive/i);
+  });
+});
+
