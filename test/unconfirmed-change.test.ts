@@ -86,3 +86,33 @@ describe("RotateApiKey", () => {
     expect((await server.apiKeys(server.principals.service).verifyApiKey({ key: material })).valid).toBe(true);
   }, 60_000);
 });
+
+describe("a locked replicas table", () => {
+  it("when more writes than the pool has connections find `replicas` locked, each answers UNAVAILABLE saying it is done, and reads still answer at once", async () => {
+    const owner = server.apiKeys(server.principals.owner);
+    const { apiKey } = await owner.createApiKey({ name: "Renamed while locked", access: AccessLevel.FULL });
+    const id = apiKey!.id;
+    const admin = new pg.Client({ connectionString: server.app.databaseUrl });
+    await admin.connect();
+    const lock = await lockTables(server.app.databaseUrl, ["replicas"]);
+    try {
+      // The server's pool has 10 connections (createDatabase's default): a check left waiting on
+      // the lock after its call was answered would keep one each.
+      for (let round = 1; round <= 12; round++) {
+        const answer = await owner.updateApiKey({ apiKey: { id, name: `Renamed ${round}` }, updateMask: { paths: ["name"] } }).catch((err: unknown) => ConnectError.from(err));
+        expect(answer).toBeInstanceOf(ConnectError);
+        expect((answer as ConnectError).code).toBe(Code.Unavailable);
+        expect((answer as ConnectError).rawMessage).toMatch(new RegExp(`^API key "${id}" is updated, but whether every replica has applied it could not be checked`));
+      }
+      // Still locked: a read gets a connection at once instead of waiting 5 s for one and failing.
+      const started = performance.now();
+      expect((await owner.getApiKey({ id })).apiKey!.name).toBe("Renamed 12");
+      expect(performance.now() - started).toBeLessThan(4000);
+      // No check is left waiting on the lock (the listener's heartbeat, on its own connection, may be).
+      expect((await admin.query(`select 1 from pg_stat_activity where ${CHECK}`)).rowCount).toBe(0);
+    } finally {
+      await lock.release();
+      await admin.end();
+    }
+  }, 120_000);
+});

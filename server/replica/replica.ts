@@ -273,14 +273,21 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
     await db.deleteFrom("replicas").where("heartbeat_at", "<", sql<Date>`now() - interval '1 minute'`).execute();
   }
 
-  /** Live replicas that have not confirmed `changeId` yet. */
-  async function lagging(changeId: string): Promise<string[]> {
-    const rows = await db
-      .selectFrom("replicas")
-      .select("id")
-      .where("confirmed_change", "<", changeId)
-      .where("heartbeat_at", ">", sql<Date>`now() - make_interval(secs => ${(LIVE_HEARTBEATS * heartbeatMs) / 1000})`)
-      .execute();
+  /**
+   * Live replicas that have not confirmed `changeId` yet; Postgres cancels the query after `boundMs`.
+   * Giving up on it from here would leave it waiting (on a locked `replicas`: a migration, VACUUM
+   * FULL) and holding its pool connection, until a few writes had taken the whole pool.
+   */
+  async function lagging(changeId: string, boundMs: number): Promise<string[]> {
+    const rows = await db.transaction().execute(async (tx) => {
+      await sql`select set_config('statement_timeout', ${`${Math.ceil(boundMs)}ms`}, true)`.execute(tx);
+      return tx
+        .selectFrom("replicas")
+        .select("id")
+        .where("confirmed_change", "<", changeId)
+        .where("heartbeat_at", ">", sql<Date>`now() - make_interval(secs => ${(LIVE_HEARTBEATS * heartbeatMs) / 1000})`)
+        .execute();
+    });
     return rows.map((r) => r.id);
   }
 
@@ -303,7 +310,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       for (;;) {
         const remainingMs = confirmTimeoutMs - (performance.now() - started);
         try {
-          const found = await withDeadline(lagging(changeId), Math.max(remainingMs, POLL_MS));
+          const boundMs = Math.max(remainingMs, POLL_MS);
+          const found = await withDeadline(lagging(changeId, boundMs), boundMs);
           if (found) [waitingFor, failure] = [found, undefined];
           else failure = new Error(`the check was still running after ${confirmTimeoutMs} ms`);
         } catch (err) {
