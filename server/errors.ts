@@ -66,6 +66,20 @@ export class UnconfirmedChangeError extends DomainError {
   readonly code = Code.Unavailable;
 }
 
+/**
+ * The connection broke while COMMIT was in flight: the change may have been made or not, and only
+ * reading it back tells. A retry without that check could make it twice (a second key, whose
+ * first secret is lost; a second rotation).
+ */
+export class CommitInDoubtError extends DomainError {
+  readonly code = Code.Unavailable;
+}
+
+/** What a caller is told when COMMIT's connection broke (see CommitInDoubtError). */
+export const COMMIT_IN_DOUBT =
+  "the connection to the database broke while committing: the change may have been made. " +
+  "Check (GetApiKey, ListApiKeys) before retrying it";
+
 /** What a caller is told when the database cannot be reached. */
 export const DATABASE_UNREACHABLE = "the database is unreachable; retry shortly";
 

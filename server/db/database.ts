@@ -1,6 +1,7 @@
 // The database handle: Kysely over a pg pool, typed by every feature's table.
 import { Kysely, PostgresDialect, PostgresDriver, type Driver, type Transaction } from "kysely";
 import pg from "pg";
+import { COMMIT_IN_DOUBT, CommitInDoubtError, isDatabaseUnreachable } from "../errors.js";
 import type { ApiKeyTable } from "../api-key/api-key.table.js";
 import type { AuditEventTable } from "../audit/audit-event.table.js";
 import type { LegacyKeyTable } from "../legacy/legacy-key.table.js";
@@ -58,6 +59,18 @@ class KeepCauseDialect extends PostgresDialect {
 }
 
 class KeepCauseDriver extends PostgresDriver {
+  // A connection lost during COMMIT leaves the outcome unknown: the server may have committed
+  // before it went. "Retry shortly" would then make the change twice; the caller must check first.
+  // The error keeps its cause, so the outage log still counts it as unreachable.
+  override async commitTransaction(connection: Parameters<PostgresDriver["commitTransaction"]>[0]): Promise<void> {
+    try {
+      await super.commitTransaction(connection);
+    } catch (err) {
+      if (isDatabaseUnreachable(err)) throw new CommitInDoubtError(COMMIT_IN_DOUBT, { cause: err });
+      throw err;
+    }
+  }
+
   override async rollbackTransaction(connection: Parameters<PostgresDriver["rollbackTransaction"]>[0]): Promise<void> {
     await super.rollbackTransaction(connection).catch(() => {});
   }
