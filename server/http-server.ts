@@ -131,8 +131,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   let listener: http.Server | http2.Http2SecureServer;
   if (opts.tls) {
     listener = h2 as http2.Http2SecureServer;
-    // The http2 server serves HTTP/1.1 over TLS itself, with no keep-alive timeout (an
-    // http.Server's is 5 s), so an idle keep-alive connection would stay open for good.
+    // The http2 server serves HTTP/1.1 over TLS itself; Node 24 gives it an http.Server's 5 s
+    // keep-alive timeout, older releases none (an idle keep-alive connection stayed open for good).
     Object.assign(listener, { keepAliveTimeout: HTTP1_KEEP_ALIVE_MS });
     listener.on("connection", (socket: Socket) => track(rawSockets, socket));
     listener.on("secureConnection", (socket: TLSSocket) => {
