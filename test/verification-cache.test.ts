@@ -246,4 +246,44 @@ describe("argon2 pool", () => {
     later.resolve();
     await Promise.all(second);
   });
+
+  it("warns once per interval, and never of an attack, when the whole queue is full for many key ids", async () => {
+    const lines: string[] = [];
+    const pool = createArgon2Pool({ maxConcurrent: 1, maxQueued: 1, maxQueuedPerKey: 3, log: createLogger("warn", {}, (l) => void lines.push(l)) });
+    const gate = deferred();
+    const held = [pool.run("k1", () => gate.promise), pool.run("k2", () => gate.promise)];
+    for (let i = 0; i < 2_000; i++) {
+      const keyId = `fresh-${i}`;
+      expect(() => pool.admit(keyId)).toThrow(BusyError);
+      await expect(pool.run(keyId, () => gate.promise)).rejects.toBeInstanceOf(BusyError);
+    }
+    const msgs = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(msgs.filter((m) => m.startsWith("key under attack"))).toEqual([]);
+    expect(msgs).toEqual(["argon2 pool full: refusing first verifications; if this lasts, raise APIKEYS_ARGON2_MAX_QUEUED or add replicas"]);
+    expect(pool.stats()).toEqual({ refused: 4_000, contended: 0, warnings: 0 });
+    gate.resolve();
+    await Promise.all(held);
+  });
+
+  it("remembers the last warning of at most 10,000 key ids, forgetting the oldest first", async () => {
+    const lines: string[] = [];
+    const pool = createArgon2Pool({ maxConcurrent: 1, maxQueued: 20_000, maxQueuedPerKey: 0, log: createLogger("warn", {}, (l) => void lines.push(l)) });
+    const gate = deferred();
+    const refuseOnce = (keyId: string) => pool.run(keyId, () => gate.promise).catch(() => "busy");
+    // Each id's line holds its one running or waiting check; a second check for it is refused and warned of.
+    const held = Array.from({ length: 10_001 }, (_, i) => pool.run(`k${i}`, () => gate.promise));
+    const attacked = () => lines.map((l) => JSON.parse(l) as { msg: string; keyId: string }).filter((l) => l.msg.startsWith("key under attack")).map((l) => l.keyId);
+    for (let i = 0; i < 10_000; i++) expect(await refuseOnce(`k${i}`)).toBe("busy");
+    expect(attacked()).toHaveLength(10_000);
+    // Still remembered: no second warning within the interval.
+    expect(await refuseOnce("k0")).toBe("busy");
+    expect(attacked()).toHaveLength(10_000);
+    // A 10,001st id makes room by forgetting k0, the oldest, which is then warned of again.
+    expect(await refuseOnce("k10000")).toBe("busy");
+    expect(await refuseOnce("k1")).toBe("busy");
+    expect(await refuseOnce("k0")).toBe("busy");
+    expect(attacked().slice(10_000)).toEqual(["k10000", "k0"]);
+    gate.resolve();
+    await Promise.all(held);
+  });
 });

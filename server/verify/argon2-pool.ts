@@ -15,9 +15,9 @@ export interface Argon2PoolOptions {
   readonly maxQueued: number;
   /** Checks waiting behind the one running for the same key id. */
   readonly maxQueuedPerKey: number;
-  /** Where "key under attack" warnings go. */
+  /** Where "key under attack" and "pool full" warnings go. */
   readonly log: Logger;
-  /** At most one warning per key id per this many milliseconds; default one minute. */
+  /** At most one warning per key id, and one "pool full" warning, per this many milliseconds; default one minute. */
   readonly warnIntervalMs?: number;
 }
 
@@ -42,6 +42,8 @@ export interface Argon2Pool {
 // during a rotation's grace; concurrent checks of one secret are shared): this many already
 // running or waiting for one id when another arrives means someone is guessing.
 const ATTACK_DEPTH = 3;
+// Key ids whose last warning is remembered (for the per-id interval); beyond, the oldest is forgotten.
+const MAX_WARNED_KEYS = 10_000;
 
 interface Line {
   running: boolean;
@@ -77,44 +79,63 @@ export function createArgon2Pool(options: Argon2PoolOptions): Argon2Pool {
     else running--;
   };
 
-  const full = (line: Line | undefined) =>
-    (line !== undefined && line.guesses >= options.maxQueuedPerKey) ||
-    (running >= options.maxConcurrent && slotQueue.length >= options.maxQueued);
+  // A key's own line full means guesses for that key; the slots full means load, spread over keys.
+  const lineFull = (line: Line | undefined) => line !== undefined && line.guesses >= options.maxQueuedPerKey;
+  const slotsFull = () => running >= options.maxConcurrent && slotQueue.length >= options.maxQueued;
 
   /** Counts a guess and warns, at most once per key id per interval (never with the secret). */
-  const suspect = (keyId: string, line: Line | undefined, refusedNow: boolean) => {
-    if (!refusedNow && (line === undefined || Number(line.running) + line.waiting.length < ATTACK_DEPTH)) return;
+  const suspect = (keyId: string, line: Line, refusedNow: boolean) => {
+    if (!refusedNow && Number(line.running) + line.waiting.length < ATTACK_DEPTH) return;
     contended++;
     const now = performance.now();
     const last = warnedAt.get(keyId);
     if (last !== undefined && now - last < warnIntervalMs) return;
-    if (warnedAt.size >= 10_000) {
-      for (const [id, at] of warnedAt) if (now - at >= warnIntervalMs) warnedAt.delete(id);
-    }
+    // Re-set, so that Map order is the order of the last warning: the oldest goes first.
+    warnedAt.delete(keyId);
+    if (warnedAt.size >= MAX_WARNED_KEYS) warnedAt.delete(warnedAt.keys().next().value!);
     warnedAt.set(keyId, now);
     warnings++;
     options.log.warn("key under attack: many different secrets are being tried for one key id", {
       keyId,
-      waiting: line?.waiting.length ?? 0,
+      waiting: line.waiting.length,
       refused: refusedNow,
     });
   };
 
-  const busy = (keyId: string, line: Line | undefined) => {
+  // Every slot busy and every place in the queue taken: many keys need a check at once (such as
+  // after a restart, when no secret is remembered), not an attack on any one of them.
+  let saturationWarnedAt: number | undefined;
+  const saturated = () => {
+    const now = performance.now();
+    if (saturationWarnedAt !== undefined && now - saturationWarnedAt < warnIntervalMs) return;
+    saturationWarnedAt = now;
+    options.log.warn(
+      "argon2 pool full: refusing first verifications; if this lasts, raise APIKEYS_ARGON2_MAX_QUEUED or add replicas",
+      { running, queued: slotQueue.length, refusedSoFar: refused },
+    );
+  };
+
+  /** The BusyError for a check of `keyId` that `run` would refuse, or undefined. */
+  const refusal = (keyId: string, line: Line | undefined): BusyError | undefined => {
+    if (lineFull(line)) suspect(keyId, line!, true);
+    else if (slotsFull()) saturated();
+    else return undefined;
     refused++;
-    suspect(keyId, line, true);
     return new BusyError("too many key checks in progress; retry shortly");
   };
 
   return {
     admit(keyId) {
-      const line = lines.get(keyId);
-      if (full(line)) throw busy(keyId, line);
+      const error = refusal(keyId, lines.get(keyId));
+      if (error) throw error;
     },
     run(keyId, check, priority = false) {
       let line = lines.get(keyId);
-      if (!priority && full(line)) return Promise.reject(busy(keyId, line));
-      if (!priority) suspect(keyId, line, false);
+      if (!priority) {
+        const error = refusal(keyId, line);
+        if (error) return Promise.reject(error);
+        if (line) suspect(keyId, line, false);
+      }
       if (!line) {
         line = { running: false, waiting: [], guesses: 0 };
         lines.set(keyId, line);
