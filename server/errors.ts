@@ -57,6 +57,11 @@ export class BusyError extends DomainError {
   readonly code = Code.ResourceExhausted;
 }
 
+/** The call's deadline passed before its work was done; the work was not done (or was rolled back). */
+export class DeadlineExceededError extends DomainError {
+  readonly code = Code.DeadlineExceeded;
+}
+
 /**
  * A change committed, but whether every replica has applied it could not be established in time
  * (see Replica.awaitConfirmation): the caller must know the change happened and is not to be

@@ -5,7 +5,8 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { requestHeaderValue } from "../contract/grpc-call-context.js";
 import type { OutageLog } from "./db/outage-log.js";
-import { toConnectError, UnauthenticatedError } from "./errors.js";
+import { deadlinePassed } from "./deadline.js";
+import { DeadlineExceededError, toConnectError, UnauthenticatedError } from "./errors.js";
 import type { LogFields, Logger, LogLevel } from "./logger.js";
 import { callerKey, type Caller } from "./principal/caller.js";
 import type { Authenticate } from "./principal/authenticate.js";
@@ -60,20 +61,6 @@ function singleCredential(authorization: string | null): string | null {
   throw new UnauthenticatedError('more than one credential: send exactly one "authorization: Bearer <token>" header');
 }
 
-/** The deadline has passed, or less than a millisecond of it is left: too little to do anything in. */
-export function deadlinePassed(ctx: HandlerContext): boolean {
-  const left = ctx.timeoutMs();
-  return left !== undefined && left < 1;
-}
-
-/**
- * Called last inside a write's transaction: a call whose deadline has passed meanwhile rolls back
- * instead of committing a change its caller is told failed (a new key whose secret nobody sees).
- */
-export function rollBackPastDeadline(ctx: HandlerContext): void {
-  if (deadlinePassed(ctx)) throw new ConnectError("the deadline passed before the change was committed; nothing was changed", Code.DeadlineExceeded);
-}
-
 /** How a method's calls are named on their log lines, and the level of a successful one. */
 function lineOf(method: DescMethod): { rpc: string; okLevel: LogLevel } {
   return { rpc: `${method.parent.typeName}/${method.name}`, okLevel: HOT_METHODS.has(method.name) ? "debug" : "info" };
@@ -87,7 +74,7 @@ export function keptAnswerLog(log: Logger, method: DescMethod): (callerId: strin
   };
 }
 
-const DEADLINE_PASSED = new ConnectError("the deadline passed before the call started; nothing was done", Code.DeadlineExceeded);
+const DEADLINE_PASSED = new DeadlineExceededError("the deadline passed before the call started; nothing was done");
 
 /**
  * `error` with a message that can be sent. gRPC sends the message percent-encoded in a header, and

@@ -9,12 +9,13 @@ import { insertAuditEvent, listAuditEvents } from "../audit/audit-event.reposito
 import { auditEventRowToProto } from "../audit/audit-event.mapper.js";
 import type { RecordedChange } from "../audit/audit-event.table.js";
 import type { Db, Tx } from "../db/database.js";
+import { rollBackPastDeadline } from "../deadline.js";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError, StaleEtagError, UnconfirmedChangeError, type FieldViolation } from "../errors.js";
 import type { Hasher } from "../hashing.js";
 import { decodePageToken, encodePageToken, invalidPageToken, isBigintText, isPostgresTimestampText, pageSize } from "../pagination.js";
 import { isCachedCaller } from "../principal/authenticate.js";
 import { callerOf, requireKeyManager, requireVerifier, type Caller } from "../principal/caller.js";
-import { logFieldsKey, rollBackPastDeadline } from "../rpc-boundary.js";
+import { logFieldsKey } from "../rpc-boundary.js";
 import { recordChange } from "../replica/change.repository.js";
 import { isIdentifier } from "../request-checks.js";
 import { listScopes } from "../scope/scope.repository.js";
