@@ -9,7 +9,7 @@
 //   of the encoding, by naming one grpc-js does not support;
 // - repeated authorization headers: node:http2 keeps only the first, so the RPC boundary, which
 //   refuses more than one, is handed them all.
-import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream, ServerStreamResponseOptions } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 
 type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
@@ -46,9 +46,11 @@ function checkStreams(server: Http2Server | Http2SecureServer): void {
       return refuse(stream, `invalid grpc-timeout "${String(timeout)}": send 1 to 8 digits and a unit (H, M, S, m, u or n), such as "500m"`);
     }
     const encoding = headers["grpc-encoding"];
-    if (encoding === undefined || encoding === "identity") headers["grpc-encoding"] = NO_ENCODING;
+    const declaresNone = encoding === undefined || encoding === "identity";
+    if (declaresNone) headers["grpc-encoding"] = NO_ENCODING;
+    // Only these can end in a status to rewrite: the placeholder's refusal, or a failed inflate.
+    if (declaresNone || encoding === "gzip" || encoding === "deflate") reportUndecodableAsInvalidArgument(stream);
     keepEveryAuthorization(headers, rawHeaders);
-    reportUndecodableAsInvalidArgument(stream);
     for (const handler of handlers) handler.call(server, stream, headers, flags, rawHeaders);
   });
 }
@@ -70,13 +72,24 @@ function refuse(stream: ServerHttp2Stream, message: string): void {
   );
 }
 
-// grpc-js sends a status in the response headers (trailers-only) or in trailers.
+// grpc-js sends a status in the response headers (trailers-only) or in trailers, calling these as
+// the stream's methods. Shared functions, not closures: they run for every call on the port.
 function reportUndecodableAsInvalidArgument(stream: ServerHttp2Stream): void {
-  const respond = stream.respond;
-  const sendTrailers = stream.sendTrailers;
+  streamMethods ??= Object.getPrototypeOf(stream) as ServerHttp2Stream;
+  stream.respond = respondRewritingStatus;
+  stream.sendTrailers = sendTrailersRewritingStatus;
+}
+
+/** node:http2's own methods of a server stream, found on the first stream seen. */
+let streamMethods: ServerHttp2Stream | undefined;
+
+function respondRewritingStatus(this: ServerHttp2Stream, headers?: OutgoingHttpHeaders, options?: ServerStreamResponseOptions): void {
   // grpc-js passes header objects; raw header lists (Node 22+) are passed on as they are.
-  stream.respond = (headers, options) => respond.call(stream, headers && !Array.isArray(headers) ? rewriteStatus(headers as OutgoingHttpHeaders) : headers, options);
-  stream.sendTrailers = (trailers) => sendTrailers.call(stream, rewriteStatus(trailers));
+  streamMethods!.respond.call(this, headers && !Array.isArray(headers) ? rewriteStatus(headers) : headers, options);
+}
+
+function sendTrailersRewritingStatus(this: ServerHttp2Stream, trailers: OutgoingHttpHeaders): void {
+  streamMethods!.sendTrailers.call(this, rewriteStatus(trailers));
 }
 
 function rewriteStatus(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {

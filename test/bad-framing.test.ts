@@ -37,6 +37,7 @@ describe("broken gRPC framing → INVALID_ARGUMENT", () => {
     ["a grpc-timeout that is not a timeout", { headers: ["grpc-timeout: abc"], message: new Uint8Array(), flag: 0 }, /grpc.timeout/],
     ["a grpc-timeout with trailing junk", { headers: ["grpc-timeout: 5Sx"], message: new Uint8Array(), flag: 0 }, /grpc.timeout/],
     ["a compressed flag without grpc-encoding", { headers: [], message: new Uint8Array(), flag: 1 }, /compressed/],
+    ["a compressed flag with grpc-encoding identity", { headers: ["grpc-encoding: identity"], message: new Uint8Array(), flag: 1 }, /compressed/],
     ["a gzip flag on bytes that are not gzip", { headers: ["grpc-encoding: gzip"], message: Buffer.from("not gzip at all"), flag: 1 }, /decompress/],
     ["a gzip flag on truncated gzip", { headers: ["grpc-encoding: gzip"], message: gzipSync(Buffer.alloc(64)).subarray(0, 12), flag: 1 }, /decompress/],
   ] as const;
@@ -50,6 +51,14 @@ describe("broken gRPC framing → INVALID_ARGUMENT", () => {
       expect(ok.code, ok.raw).toBe(0);
     });
   }
+
+  // Only grpc-js takes deflate (the HTTP port answers UNIMPLEMENTED: an encoding it does not support).
+  it("a deflate flag on bytes that are not deflate, on the gRPC port", async () => {
+    const url = `http://${server.grpcAddress}${LIST_SCOPES}`;
+    const answer = await rawGrpc({ url, contentType: "application/grpc", headers: [bearer(), "grpc-encoding: deflate"], message: Buffer.from("not deflate at all"), flag: 1 });
+    expect(answer.code, answer.raw).toBe(3);
+    expect(answer.message).toMatch(/decompress/);
+  });
 
   it("a well-formed gzip message is still taken on the gRPC port", async () => {
     const answer = await rawGrpc({
