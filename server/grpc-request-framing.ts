@@ -11,6 +11,7 @@
 //   refuses more than one, is handed them all.
 import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream, ServerStreamResponseOptions } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
+import { repeatedHeaderValues } from "./repeated-headers.js";
 
 type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
 
@@ -56,12 +57,9 @@ function checkStreams(server: Http2Server | Http2SecureServer): void {
 }
 
 function keepEveryAuthorization(headers: IncomingHttpHeaders, rawHeaders: string[]): void {
-  let values: string[] | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i] === "authorization") (values ??= []).push(rawHeaders[i + 1]!);
-  }
+  const values = repeatedHeaderValues(rawHeaders, "authorization");
   // grpc-js makes each value of a list one metadata entry; the boundary sees them joined.
-  if (values && values.length > 1) (headers as Record<string, string | string[]>).authorization = values;
+  if (values.length > 1) (headers as Record<string, string | string[]>).authorization = values;
 }
 
 /** Answers a request that never reaches grpc-js: a trailers-only response, as grpc-js sends one. */

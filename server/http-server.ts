@@ -10,8 +10,10 @@ import { ConnectError } from "@connectrpc/connect";
 import type { createClientMethodSerializers } from "@connectrpc/connect/protocol";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import "../contract/protobuf-text-encoding.js";
+import { withDeadline } from "./deadline-race.js";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, type ListenerOptions } from "./listener-options.js";
 import type { Logger } from "./logger.js";
+import { repeatedHeaderValues } from "./repeated-headers.js";
 import { strictJsonDecoder } from "./strict-json-decoder.js";
 
 export interface HttpServerOptions extends ListenerOptions {
@@ -216,15 +218,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 
 /** Resolves true when `promise` settles before `deadline` (a performance.now() time), else false. */
 async function within(deadline: number, promise: Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return (await withDeadline(promise.then(() => true), deadline - performance.now())) === true;
 }
 
 function whenClosed(socket: Socket): Promise<void> {
@@ -304,12 +298,8 @@ function boundRequestBody(req: Request, ms: number, log: Logger): NodeJS.Timeout
  * RPC boundary, which refuses more than one, is handed them all, joined as Headers joins repeats.
  */
 function keepEveryAuthorization(req: Request): void {
-  const raw = req.rawHeaders;
-  let values: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === "authorization") (values ??= []).push(raw[i + 1]!);
-  }
-  if (values && values.length > 1) req.headers.authorization = values.join(", ");
+  const values = repeatedHeaderValues(req.rawHeaders, "authorization");
+  if (values.length > 1) req.headers.authorization = values.join(", ");
 }
 
 // connect-node turns any non-ConnectError into "internal error" and keeps the cause to itself;

@@ -1,10 +1,11 @@
-import { chmod, mkdtemp, readlink, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../server/db/embedded-postgres.js";
+import { readPostmasterState } from "../server/db/postmaster-state.js";
 import { createLogger } from "../server/logger.js";
 import { createTestDatabase } from "./support/database.js";
 
@@ -86,6 +87,24 @@ describe("startEmbeddedPostgres", () => {
     if (typeof address !== "object" || !address) throw new Error("no port");
 
     await expect(start(dataDir, address.port)).rejects.toThrow(/could not bind|Address already in use/);
+  });
+
+  it("when a stale postmaster.pid names another cluster's live postmaster, then that postmaster is left alone and the file counts as stale", async () => {
+    const other = await start(path.join(await tempDir(0o755), "other"));
+    const dataDir = path.join(await tempDir(0o755), "pg");
+    const ours = await start(dataDir);
+    await ours.stop();
+    // What a reboot or a container can leave: the pid (and start time) of a postgres that is not ours.
+    const othersPidFile = await readFile(path.join(other.dataDir, "postmaster.pid"), "utf8");
+    await writeFile(path.join(ours.dataDir, "postmaster.pid"), othersPidFile);
+    const othersPid = Number(othersPidFile.split("\n")[0]);
+
+    const state = await readPostmasterState(ours.dataDir);
+    const again = await start(dataDir);
+
+    expect(state).toEqual({ kind: "stale", pid: othersPid, reused: true });
+    expect(await query(other.url, "SELECT 6 * 7 AS answer")).toEqual([{ answer: 42 }]);
+    expect(await query(again.url, "SELECT 6 * 7 AS answer")).toEqual([{ answer: 42 }]);
   });
 
   // Only root has a postgres user to relocate for; elsewhere the case does not exist, so the test

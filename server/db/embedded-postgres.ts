@@ -13,6 +13,8 @@ import path from "node:path";
 import pg from "pg";
 import type { Logger } from "../logger.js";
 import { ensurePostgresUser, exists, locateBinaries, prepareDataDir, USER, type RunAs } from "./embedded-postgres-files.js";
+import { withDeadline } from "../deadline-race.js";
+import { stopPostmaster, stopPostmasterSync } from "./postmaster-stop.js";
 import { clearLeftoverPostmaster, readPostmasterState, recordOwner, waitForPostmasterExitSync } from "./postmaster-state.js";
 
 /** A running cluster; `url` reaches the `apikeys` database as the superuser `postgres`. */
@@ -36,7 +38,6 @@ const DATABASE = "apikeys";
 // 0700, owned by whoever runs postgres), so every start can build the same URL.
 const PASSWORD_FILE = "apikeys-superuser-password";
 const START_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 30_000;
 
 /** Starts (initialising on first use) a Postgres cluster in `dataDir`, on 127.0.0.1 only. */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
@@ -57,7 +58,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const { child, port } = await startPostmaster(native, dataDir, opts.port, runAs, log);
   await recordOwner(dataDir, child.pid!);
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= stopPostmaster(child).then(() => log.info("embedded Postgres stopped", { dataDir })));
+  const stop = () => (stopping ??= stopChild(child).then(() => log.info("embedded Postgres stopped", { dataDir })));
   child.once("exit", (code, signal) => {
     if (!stopping) log.error("embedded Postgres exited unexpectedly", { code, signal, dataDir });
   });
@@ -151,7 +152,7 @@ async function startPostmaster(
       await untilReady(child, output);
       return { child, port: chosen };
     } catch (err) {
-      await stopPostmaster(child);
+      await stopChild(child);
       if (port === undefined && attempt < 3 && output().includes("could not bind")) continue;
       throw err;
     }
@@ -184,23 +185,17 @@ function untilReady(child: ChildProcess, output: () => string): Promise<void> {
   });
 }
 
-async function stopPostmaster(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGINT"); // fast shutdown: disconnect clients, checkpoint, exit
-  const timer = setTimeout(() => child.kill("SIGQUIT"), STOP_TIMEOUT_MS); // immediate shutdown
-  await exited.finally(() => clearTimeout(timer));
+  const exited = new Promise<true>((resolve) => child.once("exit", () => resolve(true)));
+  if (!(await stopPostmaster((signal) => child.kill(signal), async (ms) => (await withDeadline(exited, ms)) === true))) await exited;
 }
 
 // Whatever way our process exits while postgres runs (a second Ctrl-C, process.exit, an uncaught
 // error) it stops postgres and waits for it, so that no cluster outlives the process that owns it.
 function stopOnExit(child: ChildProcess, dataDir: string, log: Logger): void {
   const onExit = () => {
-    child.kill("SIGINT"); // fast shutdown
-    if (!waitForPostmasterExitSync(dataDir, STOP_TIMEOUT_MS)) {
-      child.kill("SIGQUIT"); // immediate shutdown
-      waitForPostmasterExitSync(dataDir, STOP_TIMEOUT_MS);
-    }
+    stopPostmasterSync((signal) => child.kill(signal), (ms) => waitForPostmasterExitSync(dataDir, ms));
     log.info("embedded Postgres stopped", { dataDir });
   };
   process.on("exit", onExit);

@@ -3,13 +3,14 @@
 // owner is gone (the server was killed, or a TypeScript loader killed it before it could stop
 // postgres) is a leftover: it is stopped and the cluster started afresh, never silently reused,
 // because nobody would ever stop it and its settings are those of an earlier run.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../logger.js";
+import { stopPostmaster } from "./postmaster-stop.js";
+import { isAlive } from "./process-alive.js";
 
 const OWNER_FILE = "apikeys-owner.pid";
-const STOP_WAIT_MS = 30_000;
 const POLL_MS = 100;
 
 /** What a data folder's postmaster.pid and owner file say about its cluster. */
@@ -19,7 +20,7 @@ export type PostmasterState =
   | { readonly kind: "owned"; readonly pid: number; readonly port: number; readonly ownerPid: number }
   /** Running, but the process that started it is gone. */
   | { readonly kind: "leftover"; readonly pid: number; readonly port: number }
-  /** postmaster.pid names a process that is not running (a crash, a kill -9, a reboot), or another program. */
+  /** postmaster.pid names a process that is not running (a crash, a kill -9, a reboot), or one that is not this folder's postmaster. */
   | { readonly kind: "stale"; readonly pid: number; readonly reused: boolean };
 
 /** Reads the state of the cluster in `dataDir` (the real folder, not a symlink to it). */
@@ -29,9 +30,13 @@ export async function readPostmasterState(dataDir: string): Promise<PostmasterSt
   const port = Number(lines[3]);
   if (!(pid > 0)) return { kind: "none" };
   if (!isAlive(pid)) return { kind: "stale", pid, reused: false };
-  if (!looksLikePostgres(pid)) return { kind: "stale", pid, reused: true };
+  const ours = isPostmasterOf(pid, dataDir, Number(lines[2]));
+  if (ours === false) return { kind: "stale", pid, reused: true };
   const [ownerPid, ownersPostmaster] = (await readFile(path.join(dataDir, OWNER_FILE), "utf8").catch(() => "")).split(" ").map(Number);
   if (ownersPostmaster === pid && ownerPid && ownerPid !== process.pid && isAlive(ownerPid)) return { kind: "owned", pid, port, ownerPid };
+  // Only a process known to be this folder's postmaster is ever signalled; without /proc, postgres
+  // itself refuses to start beside a live postmaster and says so.
+  if (ours === undefined) return { kind: "stale", pid, reused: false };
   return { kind: "leftover", pid, port };
 }
 
@@ -54,7 +59,7 @@ export async function clearLeftoverPostmaster(dataDir: string, log: Logger): Pro
     log.warn("found the embedded Postgres of an earlier apikeys run still running, with nobody to stop it: stopping it, then starting it afresh", {
       dataDir, pid: state.pid, port: state.port,
     });
-    if (!(await stopProcess(state.pid, "SIGINT", dataDir)) && !(await stopProcess(state.pid, "SIGQUIT", dataDir))) {
+    if (!(await stopPostmaster((signal) => signalIfAlive(state.pid, signal), (ms) => untilGone(state.pid, dataDir, ms)))) {
       throw new Error(`the leftover embedded Postgres (pid ${state.pid}) in ${dataDir} did not stop; stop it yourself, then start again`);
     }
   } else if (state.kind === "stale") {
@@ -81,15 +86,18 @@ export function waitForPostmasterExitSync(dataDir: string, ms: number): boolean 
   return true;
 }
 
-// Signals a postmaster that is not our child and waits for it to go (its pid gone, or its
-// postmaster.pid removed); false when it is still there after STOP_WAIT_MS.
-async function stopProcess(pid: number, signal: NodeJS.Signals, dataDir: string): Promise<boolean> {
+// A postmaster that is not our child is signalled by pid; one that is already gone needs nothing.
+function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {
-    return true; // already gone
+    // already gone
   }
-  const deadline = Date.now() + STOP_WAIT_MS;
+}
+
+// Waits for a postmaster that is not our child to go (its pid gone, or its postmaster.pid removed).
+async function untilGone(pid: number, dataDir: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (!isAlive(pid) || !existsSync(path.join(dataDir, "postmaster.pid"))) return true;
     await new Promise((r) => setTimeout(r, POLL_MS));
@@ -97,21 +105,44 @@ async function stopProcess(pid: number, signal: NodeJS.Signals, dataDir: string)
   return false;
 }
 
-function isAlive(pid: number): boolean {
+// After a reboot or in a container, a stale postmaster.pid may name a pid another program now has,
+// possibly another cluster's postmaster. Where /proc tells (Linux), the process is this folder's
+// postmaster only if it runs with `-D <this folder>` (as startPostmaster spawns it) and started
+// when postmaster.pid says; undefined where /proc cannot tell.
+function isPostmasterOf(pid: number, dataDir: string, startedAt: number): boolean | undefined {
+  let args: string[];
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return existsSync("/proc/self") ? false : undefined; // gone meanwhile, or no /proc
+  }
+  const folder = args[args.indexOf("-D") + 1];
+  if (!args.includes("-D") || !folder || !path.isAbsolute(folder) || realPath(folder) !== realPath(dataDir)) return false;
+  const started = processStartSeconds(pid);
+  return started === undefined || !(startedAt > 0) || Math.abs(started - startedAt) <= START_SLACK_S;
+}
+
+// postmaster.pid's start time is written a moment after the process starts, and /proc's boot time
+// is rounded to the second: a few seconds apart is the same process.
+const START_SLACK_S = 10;
+
+// When process `pid` started, in seconds since the epoch (boot time + its start in clock ticks; Linux's
+// user-visible tick is 100 Hz on every architecture Node runs on).
+function processStartSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const bootTime = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+    return ticks >= 0 && bootTime > 0 ? bootTime + ticks / 100 : undefined;
+  } catch {
+    return undefined;
   }
 }
 
-// After a reboot or in a container, a stale postmaster.pid may name a pid another program now has.
-// Where /proc tells (Linux), a process that is not postgres is not the cluster's postmaster.
-function looksLikePostgres(pid: number): boolean {
+function realPath(p: string): string {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((arg) => path.basename(arg) === "postgres");
+    return realpathSync(p);
   } catch {
-    return true; // no /proc: trust the pid
+    return path.resolve(p);
   }
 }

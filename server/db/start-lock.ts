@@ -3,6 +3,7 @@
 // both create one in the same folder; with the lock, the second waits and then joins the first's.
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { isAlive } from "./process-alive.js";
 
 const POLL_MS = 100;
 
@@ -25,14 +26,5 @@ export async function acquireStartLock(dir: string, timeoutMs = 120_000): Promis
     if (holder > 0 && !isAlive(holder)) await rm(file, { force: true });
     else if (Date.now() > deadline) throw new Error(`another apikeys process (pid ${holder}) is still starting the embedded Postgres; ${file} is its lock`);
     else await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

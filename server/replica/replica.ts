@@ -15,6 +15,7 @@ import { sql } from "kysely";
 import pg from "pg";
 import { randomBase62 } from "../../contract/key-format.js";
 import type { Db } from "../db/database.js";
+import { withDeadline } from "../deadline-race.js";
 import { isDatabaseUnreachable, UnconfirmedChangeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { CHANGES_CHANNEL } from "./change.repository.js";
@@ -363,18 +364,6 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       }
     },
   };
-}
-
-/** What `work` resolves to, or undefined if it has not settled within `ms` (a rejection then is ignored). */
-async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  work.catch(() => {});
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The id and subjects of a change notification, or undefined when it is not one. */
