@@ -21,7 +21,7 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
-async function httpPort(options: { idleTimeoutMs?: number; requestTimeoutMs?: number; tls?: { cert: Buffer; key: Buffer } } = {}) {
+async function httpPort(options: { idleTimeoutMs?: number; requestTimeoutMs?: number; shutdownTimeoutMs?: number; tls?: { cert: Buffer; key: Buffer }; log?: typeof log } = {}) {
   const server = await startHttpServer({ host: "127.0.0.1", port: 0, maxMessageBytes: 65536, log, routes: (r) => r.service(ApiKeyService, impl), ...options });
   stops.push(() => server.shutdown());
   return server;
@@ -63,7 +63,10 @@ async function allWithin(promises: Array<Promise<unknown>>, ms: number): Promise
 
 describe("h2c connections the client half-closes", () => {
   it("are closed by the server, and a graceful stop does not wait for them", async () => {
-    const server = await httpPort();
+    // A drain bound far beyond the test's own timeout: a stop that waited for the half-closed
+    // connections would show as a test timeout, or as the drain's warning, not as a slow clock.
+    const lines: string[] = [];
+    const server = await httpPort({ shutdownTimeoutMs: 600_000, log: createLogger("warn", {}, (line) => void lines.push(line)) });
     const connections = await Promise.all(Array.from({ length: 200 }, () => connect(server.port, PREFACE)));
     await Promise.all(connections.map((c) => c.answered));
     for (const c of connections) c.socket.end(); // FIN: the client sends nothing more
@@ -72,11 +75,11 @@ describe("h2c connections the client half-closes", () => {
     const more = await Promise.all(Array.from({ length: 50 }, () => connect(server.port, PREFACE)));
     await Promise.all(more.map((c) => c.answered));
     for (const c of more) c.socket.end();
-    const started = performance.now();
-    await server.shutdown();
-    // The default drain bound is 10 s; nothing is in flight, so it must not be reached.
-    expect(performance.now() - started).toBeLessThan(5_000);
-    expect(await allWithin(more.map((c) => c.closed), 5_000)).toBe(true);
+    const stopped = await allWithin([server.shutdown()], 60_000);
+
+    expect(stopped).toBe(true);
+    expect(lines.filter((line) => line.includes("did not finish in time"))).toEqual([]);
+    expect(await allWithin(more.map((c) => c.closed), 30_000)).toBe(true);
   }, 90_000);
 });
 
