@@ -107,6 +107,22 @@ describe("startEmbeddedPostgres", () => {
     expect(await query(again.url, "SELECT 6 * 7 AS answer")).toEqual([{ answer: 42 }]);
   });
 
+  it("when postmaster.pid names this folder's postgres but another start time, then it is neither stopped nor its file removed", async () => {
+    const postgres = await start(path.join(await tempDir(0o755), "pg"));
+    const file = path.join(postgres.dataDir, "postmaster.pid");
+    const lines = (await readFile(file, "utf8")).split("\n");
+    // A pid reused by a process that merely names this folder, or a clock set since: either way, not ours to touch.
+    await writeFile(file, lines.map((line, i) => (i === 2 ? String(Number(line) - 3600) : line)).join("\n"));
+
+    const state = await readPostmasterState(postgres.dataDir);
+    const second = await startEmbeddedPostgres({ dataDir: postgres.dataDir, log }).then((p) => p.stop().then(() => "started"), String);
+
+    expect(state).toEqual({ kind: "stale", pid: Number(lines[0]), reused: false });
+    expect(second).toMatch(/lock file "postmaster.pid" already exists/);
+    expect((await readFile(file, "utf8")).split("\n")[0]).toBe(lines[0]);
+    expect(await query(postgres.url, "SELECT 6 * 7 AS answer")).toEqual([{ answer: 42 }]);
+  });
+
   // Only root has a postgres user to relocate for; elsewhere the case does not exist, so the test
   // is not registered (rather than skipped, which CI counts as a failure).
   if (isRoot) it(

@@ -31,12 +31,12 @@ export async function readPostmasterState(dataDir: string): Promise<PostmasterSt
   if (!(pid > 0)) return { kind: "none" };
   if (!isAlive(pid)) return { kind: "stale", pid, reused: false };
   const ours = isPostmasterOf(pid, dataDir, Number(lines[2]));
-  if (ours === false) return { kind: "stale", pid, reused: true };
+  if (ours === "no") return { kind: "stale", pid, reused: true };
   const [ownerPid, ownersPostmaster] = (await readFile(path.join(dataDir, OWNER_FILE), "utf8").catch(() => "")).split(" ").map(Number);
   if (ownersPostmaster === pid && ownerPid && ownerPid !== process.pid && isAlive(ownerPid)) return { kind: "owned", pid, port, ownerPid };
-  // Only a process known to be this folder's postmaster is ever signalled; without /proc, postgres
-  // itself refuses to start beside a live postmaster and says so.
-  if (ours === undefined) return { kind: "stale", pid, reused: false };
+  // Only a process known to be this folder's postmaster is ever signalled. When that cannot be told,
+  // postmaster.pid stays too: postgres itself refuses to start beside a live postmaster, and says so.
+  if (ours === "unsure") return { kind: "stale", pid, reused: false };
   return { kind: "leftover", pid, port };
 }
 
@@ -108,18 +108,20 @@ async function untilGone(pid: number, dataDir: string, ms: number): Promise<bool
 // After a reboot or in a container, a stale postmaster.pid may name a pid another program now has,
 // possibly another cluster's postmaster. Where /proc tells (Linux), the process is this folder's
 // postmaster only if it runs with `-D <this folder>` (as startPostmaster spawns it) and started
-// when postmaster.pid says; undefined where /proc cannot tell.
-function isPostmasterOf(pid: number, dataDir: string, startedAt: number): boolean | undefined {
+// when postmaster.pid says. "unsure": no /proc, or the start times differ (a clock set after the
+// postmaster started does that too), so its postmaster.pid must not be removed either.
+function isPostmasterOf(pid: number, dataDir: string, startedAt: number): "yes" | "no" | "unsure" {
   let args: string[];
   try {
     args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
   } catch {
-    return existsSync("/proc/self") ? false : undefined; // gone meanwhile, or no /proc
+    return existsSync("/proc/self") ? "no" : "unsure"; // gone meanwhile, or no /proc
   }
   const folder = args[args.indexOf("-D") + 1];
-  if (!args.includes("-D") || !folder || !path.isAbsolute(folder) || realPath(folder) !== realPath(dataDir)) return false;
+  if (!args.includes("-D") || !folder || !path.isAbsolute(folder) || realPath(folder) !== realPath(dataDir)) return "no";
   const started = processStartSeconds(pid);
-  return started === undefined || !(startedAt > 0) || Math.abs(started - startedAt) <= START_SLACK_S;
+  if (started === undefined || !(startedAt > 0)) return "yes";
+  return Math.abs(started - startedAt) <= START_SLACK_S ? "yes" : "unsure";
 }
 
 // postmaster.pid's start time is written a moment after the process starts, and /proc's boot time
