@@ -97,6 +97,22 @@ async function until(condition: () => boolean, what: string, timeoutMs = 60_000)
   }
 }
 
+/**
+ * A server with a slow argon2 pool, a FULL key its holder has verified once, and a flood of wrong
+ * secrets for that key's id, running until `ready` says the guesses have filled the pool.
+ */
+async function floodedKey(env: Record<string, string>, ready: (stats: ReturnType<TestServer["app"]["argon2"]["stats"]>) => boolean, what: string) {
+  const server = await slowArgon2Server(env);
+  const owner = server.apiKeys(server.principals.owner);
+  const holder = grpcVerifier(server);
+  const target = await owner.createApiKey({ name: "Flooded", access: AccessLevel.FULL });
+  const targetId = parseToken(target.secret, server.config.keyPrefix)!.id;
+  expect(await holder.verify(target.secret)).toBe("VALID");
+  const guesses = flood(server, () => mintToken(server.config.keyPrefix, targetId));
+  await until(() => ready(server.app.argon2.stats()), what);
+  return { server, owner, holder, target, targetId, guesses };
+}
+
 const attackLines = (server: TestServer) =>
   server.logs.map((line) => JSON.parse(line) as { msg: string; time: string; keyId?: string }).filter((line) => line.msg.startsWith("key under attack"));
 
@@ -111,15 +127,11 @@ function expectAttackWarnings(server: TestServer, keyId: string | RegExp): void 
 
 describe("a flood of wrong secrets for one key id", () => {
   it("when the key's line is full of guesses, its holder's secret still verifies after every change and every TTL expiry, and other keys are unaffected", async () => {
-    const server = await slowArgon2Server({ APIKEYS_ARGON2_MAX_QUEUED_PER_KEY: "4", APIKEYS_CACHE_TTL_MS: "1000" });
-    const owner = server.apiKeys(server.principals.owner);
-    const holder = grpcVerifier(server);
-    const target = await owner.createApiKey({ name: "Flooded", access: AccessLevel.FULL });
-    const targetId = parseToken(target.secret, server.config.keyPrefix)!.id;
-    expect(await holder.verify(target.secret)).toBe("VALID");
-
-    const guesses = flood(server, () => mintToken(server.config.keyPrefix, targetId));
-    await until(() => server.app.argon2.stats().refused > 50, "the key's line to be full");
+    const { server, owner, holder, target, targetId, guesses } = await floodedKey(
+      { APIKEYS_ARGON2_MAX_QUEUED_PER_KEY: "4", APIKEYS_CACHE_TTL_MS: "1000" },
+      (stats) => stats.refused > 50,
+      "the key's line to be full",
+    );
     const outcomes: string[] = [];
     for (let round = 0; round < 5; round++) {
       // A change evicts the key everywhere: its secret needs a new argon2 check.
@@ -147,15 +159,7 @@ describe("a flood of wrong secrets for one key id", () => {
   }, 180_000);
 
   it("a secret this replica has never checked waits its turn behind the guesses instead of being refused", async () => {
-    const server = await slowArgon2Server({});
-    const owner = server.apiKeys(server.principals.owner);
-    const holder = grpcVerifier(server);
-    const target = await owner.createApiKey({ name: "Flooded", access: AccessLevel.FULL });
-    const targetId = parseToken(target.secret, server.config.keyPrefix)!.id;
-    expect(await holder.verify(target.secret)).toBe("VALID");
-
-    const guesses = flood(server, () => mintToken(server.config.keyPrefix, targetId));
-    await until(() => server.app.argon2.stats().contended > 50, "guesses to queue up");
+    const { server, owner, holder, target, targetId, guesses } = await floodedKey({}, (stats) => stats.contended > 50, "guesses to queue up");
     const outcomes: string[] = [];
     let secret = target.secret;
     for (let round = 0; round < 2; round++) {
