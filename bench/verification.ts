@@ -921,7 +921,7 @@ async function loadgen(grpcPort: number, service: string, tokens: string[], retr
 async function insertKeys(db: pg.Client, likeId: string, prefix: string, params: string, counts: number[]): Promise<Array<Array<{ id: string; secret: string }>>> {
   const m = /^m=(\d+),t=(\d+),p=(\d+)$/.exec(params);
   check(m !== null, `cannot read argon2 parameters from "${params}"`);
-  const options: argon2.HashOptions = { type: argon2.argon2id, memoryCost: Number(m[1]), timeCost: Number(m[2]), parallelism: Number(m[3]) };
+  const options = { type: argon2.argon2id, memoryCost: Number(m[1]), timeCost: Number(m[2]), parallelism: Number(m[3]) };
   const batches: Array<Array<{ id: string; secret: string }>> = [];
   for (const count of counts) {
     const batch: Array<{ id: string; secret: string }> = [];

@@ -12,7 +12,7 @@ export interface Hasher {
 
 /** A hasher using argon2id with `params`. */
 export function createHasher(params: Argon2Params): Hasher {
-  const options: argon2.HashOptions = { type: argon2.argon2id, ...params };
+  const options = { type: argon2.argon2id, ...params };
   return {
     hash: (secret) => argon2.hash(secret, options),
     verify: async (hash, secret) => {
