@@ -49,10 +49,15 @@ export interface Config {
   readonly idleTimeoutMs: number;
   /** How long a request's headers and body may take to arrive on the HTTP port, in milliseconds. */
   readonly requestTimeoutMs: number;
+  /** How long a browser session lasts from sign-in, in milliseconds. */
+  readonly sessionTtlMs: number;
 }
 
 /** Principal tokens use their own prefix so they can never be mistaken for API keys. */
 export const PRINCIPAL_TOKEN_PREFIX = "akp";
+
+/** Browser sessions (the cookie's value) have theirs: a session is never taken for a bearer token, nor a token for a cookie. */
+export const SESSION_TOKEN_PREFIX = "aks";
 
 /** OWASP's minimum for argon2id (19 MiB, 2 iterations, 1 lane): for legacy keys, which may be guessable. */
 export const OWASP_ARGON2: Argon2Params = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
@@ -97,6 +102,7 @@ export const CONFIG_VARIABLES = [
   "APIKEYS_ARGON2_MAX_QUEUED_PER_KEY",
   "APIKEYS_IDLE_TIMEOUT_MS",
   "APIKEYS_REQUEST_TIMEOUT_MS",
+  "APIKEYS_SESSION_TTL_MS",
 ] as const;
 
 /** The example catalog shipped in config/scopes.json. */
@@ -125,9 +131,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       parallelism: int(`${prefix}_PARALLELISM`, fallback.parallelism, 1, 16),
     });
   const keyPrefix = env.APIKEYS_KEY_PREFIX || "ak";
-  if (!isValidPrefix(keyPrefix) || keyPrefix === PRINCIPAL_TOKEN_PREFIX) {
+  if (!isValidPrefix(keyPrefix) || keyPrefix === PRINCIPAL_TOKEN_PREFIX || keyPrefix === SESSION_TOKEN_PREFIX) {
     throw new ConfigError(
-      `APIKEYS_KEY_PREFIX must be 2-16 lowercase letters or digits starting with a letter, and not "${PRINCIPAL_TOKEN_PREFIX}"; got "${keyPrefix}"`,
+      `APIKEYS_KEY_PREFIX must be 2-16 lowercase letters or digits starting with a letter, and not "${PRINCIPAL_TOKEN_PREFIX}" or "${SESSION_TOKEN_PREFIX}"; got "${keyPrefix}"`,
     );
   }
   const certFile = env.APIKEYS_TLS_CERT || undefined;
@@ -167,5 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     argon2MaxQueuedPerKey: int("APIKEYS_ARGON2_MAX_QUEUED_PER_KEY", 64, 0, 100_000),
     idleTimeoutMs: int("APIKEYS_IDLE_TIMEOUT_MS", DEFAULT_IDLE_TIMEOUT_MS, 100, 86_400_000),
     requestTimeoutMs: int("APIKEYS_REQUEST_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT_MS, 100, 3_600_000),
+    // 12 hours: a working day signed in; at most 30 days.
+    sessionTtlMs: int("APIKEYS_SESSION_TTL_MS", 12 * 3_600_000, 1000, 30 * 86_400_000),
   });
 }

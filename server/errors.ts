@@ -47,6 +47,11 @@ export class AlreadyExistsError extends DomainError {
   readonly code = Code.AlreadyExists;
 }
 
+/** The call cannot be made in the caller's present state (such as signing out without a session). */
+export class FailedPreconditionError extends DomainError {
+  readonly code = Code.FailedPrecondition;
+}
+
 /** An etag did not match: someone changed the resource since the caller read it. */
 export class StaleEtagError extends DomainError {
   readonly code = Code.Aborted;

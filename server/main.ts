@@ -32,7 +32,7 @@ const USAGE = `usage: apikeys <command> [options]
   support add --name NAME                      add a support staff principal; prints their token once
   principals list [--workspace ID]             list principals (never tokens): a header line, then tab-separated rows
   tokens add --principal ID                    mint another token for a principal; prints it once
-  tokens revoke --principal ID                 revoke every token of a principal
+  tokens revoke --principal ID                 revoke every token of a principal and end its browser sessions
   scopes add NAME [--description TEXT]         add a scope to the catalog
   scopes list                                  list the scope catalog: a header line, then tab-separated rows
   legacy import --workspace ID                 read a legacy account key's secret from stdin (${LEGACY_MIN_LENGTH}-${LEGACY_MAX_LENGTH} printable
@@ -110,7 +110,10 @@ const COMMANDS: Record<string, Command> = {
   "tokens revoke": {
     options: ["principal"],
     required: ["principal"],
-    run: async ({ db, values }) => say(`revoked ${(await revokeTokens(db, values.principal!)).revoked} token(s) of ${values.principal}`),
+    run: async ({ db, values }) => {
+      const { revoked, sessions } = await revokeTokens(db, values.principal!);
+      say(`revoked ${revoked} token(s) and ended ${sessions} browser session(s) of ${values.principal}`);
+    },
   },
   "scopes add": {
     options: ["description"],

@@ -3,6 +3,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { SessionService } from "../contract/gen/apikeys/v1/session_service_pb.js";
 import { SupportService } from "../contract/gen/apikeys/v1/support_service_pb.js";
 import { createApiKeyService } from "./api-key/api-key.service.js";
 import type { Config } from "./config.js";
@@ -18,6 +19,9 @@ import { createAuthenticator, type CachedCaller } from "./principal/authenticate
 import { startReplica } from "./replica/replica.js";
 import { principalSubject, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { createScopeCatalog } from "./scope/scope-catalog.js";
+import { createCookieAuthenticator } from "./session/cookie-auth.js";
+import { createSessionService } from "./session/session.service.js";
+import { createSessions } from "./session/sessions.js";
 import { createAnswerCache } from "./verify/answer-cache.js";
 import { createArgon2Pool } from "./verify/argon2-pool.js";
 import { createVerificationCache } from "./verify/verification-cache.js";
@@ -88,7 +92,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     cacheMaxAgeMs: config.cacheMaxAgeMs,
     maxKnown: config.cacheMaxEntries,
   });
-  const authenticate = createAuthenticator({
+  const authenticator = createAuthenticator({
     db,
     hasher,
     upgradeHash,
@@ -105,7 +109,14 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     throw err;
   });
   const { awaitConfirmation } = replica;
-  const edge = { authenticate, log, outage };
+  // Browser sessions: the cookie is Secure when this server terminates TLS.
+  const secure = config.tls !== undefined;
+  const sessions = createSessions({ db, hasher, ttlMs: config.sessionTtlMs, secure, awaitConfirmation });
+  const cookie = createCookieAuthenticator({ session: authenticator.session, secure });
+  const edge = { authenticate: authenticator.bearer, cookie, log, outage };
+  // Other ways of signing in (OpenID Connect) add themselves to GetSignInOptions here, and start
+  // sessions through `sessions`.
+  const sessionService = createSessionService({ sessions, authenticateToken: authenticator.token });
   const services = [
     {
       service: ApiKeyService,
@@ -113,6 +124,13 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
       answerCache: (method: DescMethod) => (method === ApiKeyService.method.verifyApiKey ? answers : undefined),
     },
     { service: SupportService, impl: withRpcBoundary(SupportService, createSupportService(db, { awaitConfirmation }), edge) },
+    {
+      service: SessionService,
+      impl: withRpcBoundary(SessionService, sessionService, {
+        ...edge,
+        noCredential: [SessionService.method.signIn, SessionService.method.getSignInOptions],
+      }),
+    },
   ] as const;
   return {
     services,
@@ -122,6 +140,8 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     argon2: { stats: pool.stats },
     /** This process as a replica: its id, and waiting for every replica to confirm a change. */
     replica,
+    /** Starting and ending browser sessions (for sign-in routes outside the RPC services). */
+    sessions,
     /** Leaves the replica set, flushes buffered last-used times and stops timers. */
     stop: async () => {
       await replica.stop();

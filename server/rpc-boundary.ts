@@ -1,7 +1,9 @@
-// The edge of every RPC, on both listeners: authenticate the caller into the context, check the
+// The edge of every RPC, on both listeners: authenticate the caller into the context (by the
+// authorization header, or else by the session cookie with its Origin and CSRF checks), check the
 // request's identifiers and durations (request-checks.ts), refuse work whose deadline has passed,
 // run the method, map domain errors to Connect errors in one place, and log one line per call.
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { requestHeaderValue } from "../contract/grpc-call-context.js";
 import type { OutageLog } from "./db/outage-log.js";
@@ -11,6 +13,7 @@ import type { LogFields, Logger, LogLevel } from "./logger.js";
 import { callerKey, type Caller } from "./principal/caller.js";
 import type { Authenticate } from "./principal/authenticate.js";
 import { requestChecker } from "./request-checks.js";
+import type { CookieAuthenticate } from "./session/cookie-auth.js";
 
 type AnyMethod = (req: unknown, ctx: HandlerContext) => unknown;
 
@@ -28,7 +31,15 @@ const HOT_METHODS = new Set(["VerifyApiKey"]);
 export function withRpcBoundary<S extends DescService>(
   service: S,
   impl: ServiceImpl<S>,
-  deps: { authenticate: Authenticate; log: Logger; outage?: OutageLog },
+  deps: {
+    authenticate: Authenticate;
+    /** Authenticates calls without an authorization header by the session cookie; without it, cookies are ignored. */
+    cookie?: CookieAuthenticate;
+    /** Methods that need no credential (signing in); their calls run without a caller. */
+    noCredential?: readonly DescMethod[];
+    log: Logger;
+    outage?: OutageLog;
+  },
 ): ServiceImpl<S> {
   const wrapped: Record<string, AnyMethod> = {};
   for (const method of service.methods) {
@@ -36,11 +47,18 @@ export function withRpcBoundary<S extends DescService>(
     if (!inner) continue;
     const { rpc, okLevel } = lineOf(method);
     const check = requestChecker(method.input);
+    if (deps.noCredential?.includes(method)) {
+      wrapped[method.localName] = (req, ctx) => new BoundaryCall(rpc, okLevel, deps.log, ctx, deps.outage).run(inner, req, undefined, check);
+      continue;
+    }
+    const changesSomething = method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
     wrapped[method.localName] = (req, ctx) => {
       const call = new BoundaryCall(rpc, okLevel, deps.log, ctx, deps.outage);
       let caller: Caller | Promise<Caller>;
       try {
-        caller = deps.authenticate(singleCredential(requestHeaderValue(ctx, "authorization")));
+        const authorization = requestHeaderValue(ctx, "authorization");
+        caller =
+          (authorization === null ? deps.cookie?.(ctx, changesSomething) : undefined) ?? deps.authenticate(singleCredential(authorization));
       } catch (err) {
         return call.fail(err);
       }
@@ -107,10 +125,12 @@ class BoundaryCall {
     if (this.extra) ctx.values.set(logFieldsKey, this.extra);
   }
 
-  /** Checks the request and runs the method as `caller`; its errors are mapped here. */
-  run(inner: AnyMethod, req: unknown, caller: Caller, check: ((req: unknown) => void) | undefined): unknown {
-    this.callerId = caller.id;
-    this.ctx.values.set(callerKey, caller);
+  /** Checks the request and runs the method as `caller` (none for a method needing no credential); its errors are mapped here. */
+  run(inner: AnyMethod, req: unknown, caller: Caller | undefined, check: ((req: unknown) => void) | undefined): unknown {
+    if (caller) {
+      this.callerId = caller.id;
+      this.ctx.values.set(callerKey, caller);
+    }
     let res: unknown;
     try {
       check?.(req);

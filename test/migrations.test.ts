@@ -21,6 +21,7 @@ describe("migrations", () => {
     expect(first.results?.map((r) => [r.migrationName, r.status])).toEqual([
       ["0001-initial", "Success"],
       ["0002-replicas", "Success"],
+      ["0003-sessions", "Success"],
     ]);
     const { rows } = await sql<{ schema: string }>`
       select string_agg(table_name || '.' || column_name || ':' || data_type, ',' order by table_name, column_name) as schema
@@ -43,7 +44,7 @@ describe("migrations", () => {
       const results = await Promise.all(dbs.map((d) => migrateToLatest(d)));
       // Each migration ran exactly once, whichever run applied it.
       const applied = results.flatMap((r) => r.results ?? []).filter((r) => r.status === "Success");
-      expect(applied.map((r) => r.migrationName).sort()).toEqual(["0001-initial", "0002-replicas"]);
+      expect(applied.map((r) => r.migrationName).sort()).toEqual(["0001-initial", "0002-replicas", "0003-sessions"]);
     } finally {
       await Promise.all(dbs.map((d) => d.destroy()));
       await other.drop();

@@ -3,10 +3,12 @@
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from "kysely";
 import * as initial from "./migrations/0001-initial.js";
 import * as replicas from "./migrations/0002-replicas.js";
+import * as sessions from "./migrations/0003-sessions.js";
 
 const migrations: Record<string, Migration> = {
   "0001-initial": initial,
   "0002-replicas": replicas,
+  "0003-sessions": sessions,
 };
 
 /** Brings the schema to the latest version; throws with the failing migration's error. */

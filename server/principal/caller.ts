@@ -2,7 +2,7 @@
 // request by the RPC boundary.
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { PermissionDeniedError } from "../errors.js";
-import type { PrincipalKind, Role } from "./principal.table.js";
+import type { PrincipalKind, Role, SessionMethod } from "./principal.table.js";
 
 /** An authenticated principal. */
 export interface Caller {
@@ -12,6 +12,18 @@ export interface Caller {
   /** Members: their workspace. Services: the one workspace they may verify for, or null for all. */
   readonly workspaceId: string | null;
   readonly role: Role | null;
+  /** Set when the call was authenticated by a browser session's cookie; undefined for a bearer token. */
+  readonly session?: CallerSession;
+}
+
+/** The browser session a call came with. */
+export interface CallerSession {
+  /** The session's row id (the public part of its token). */
+  readonly id: string;
+  readonly expiresAt: Date;
+  readonly method: SessionMethod;
+  /** What the call's `x-csrf-token` header must be when the method changes anything. */
+  readonly csrfToken: string;
 }
 
 /** Where the RPC boundary puts the authenticated caller for the method to read. */

@@ -50,14 +50,19 @@ export async function addToken(db: Db, hasher: Hasher, principalId: string): Pro
 }
 
 /**
- * Revokes every token of a principal: how many were revoked, and the change that makes running
- * servers evict the principal's cached tokens (none when nothing was revoked). The CLI does not
- * wait; a server process may pass `change` to its replica's `awaitConfirmation`.
+ * Revokes every token of a principal, and with them its browser sessions: how many of each were
+ * revoked, and the change that makes running servers evict the principal's cached tokens and
+ * sessions (none when nothing was revoked). The CLI does not wait; a server process may pass
+ * `change` to its replica's `awaitConfirmation`.
  */
-export async function revokeTokens(db: Db, principalId: string): Promise<{ revoked: number; change: string | undefined }> {
+export async function revokeTokens(
+  db: Db,
+  principalId: string,
+): Promise<{ revoked: number; sessions: number; change: string | undefined }> {
   return db.transaction().execute(async (tx) => {
-    const revoked = await revokePrincipalTokens(tx, principalId);
-    return { revoked, change: revoked > 0 ? await recordChange(tx, [principalSubject(principalId)]) : undefined };
+    const { tokens, sessions } = await revokePrincipalTokens(tx, principalId);
+    const change = tokens + sessions > 0 ? await recordChange(tx, [principalSubject(principalId)]) : undefined;
+    return { revoked: tokens, sessions, change };
   });
 }
 

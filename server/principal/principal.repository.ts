@@ -1,14 +1,15 @@
 import type { Db } from "../db/database.js";
 import type { PrincipalKind, Role } from "./principal.table.js";
 
-/** The principal owning an active token, with the token's hash; undefined if none. */
+/** The principal owning an active token (not a session), with the token's hash; undefined if none. */
 export async function findActiveToken(db: Db, tokenId: string) {
   return db
     .selectFrom("principal_tokens as t")
     .innerJoin("principals as p", "p.id", "t.principal_id")
-    .select(["t.hash", "p.id", "p.kind", "p.workspace_id", "p.role", "p.name"])
+    .select(["t.hash", "t.expires_at", "t.session_method", "p.id", "p.kind", "p.workspace_id", "p.role", "p.name"])
     .where("t.id", "=", tokenId)
     .where("t.revoked_at", "is", null)
+    .where("t.session_method", "is", null)
     .executeTakeFirst();
 }
 
@@ -32,13 +33,15 @@ export async function listPrincipals(db: Db, workspaceId?: string) {
   return query.execute();
 }
 
-/** Revokes every token of a principal; returns how many were revoked. */
-export async function revokePrincipalTokens(db: Db, principalId: string): Promise<number> {
-  const result = await db
+/** Revokes every token and session of a principal; returns how many of each were revoked. */
+export async function revokePrincipalTokens(db: Db, principalId: string): Promise<{ tokens: number; sessions: number }> {
+  const rows = await db
     .updateTable("principal_tokens")
     .set({ revoked_at: new Date() })
     .where("principal_id", "=", principalId)
     .where("revoked_at", "is", null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+    .returning("session_method")
+    .execute();
+  const sessions = rows.filter((r) => r.session_method !== null).length;
+  return { tokens: rows.length - sessions, sessions };
 }
