@@ -14,6 +14,7 @@ import { ApiKeyService, VerificationStatus } from "../contract/gen/apikeys/v1/ap
 import { AuditAction } from "../contract/gen/apikeys/v1/audit_event_pb.js";
 import { PrincipalKind, Role, SessionService, SignInMethod } from "../contract/gen/apikeys/v1/session_service_pb.js";
 import { mintToken } from "../contract/key-format.js";
+import { loadConfig } from "../server/config.js";
 import { createHasher } from "../server/hashing.js";
 import { addPrincipal } from "../server/principal/principal.admin.js";
 import { makeCertificate, type TestCertificate } from "./support/certificate.js";
@@ -280,7 +281,8 @@ describe("revocation", () => {
     const signedIn = await signIn(server.httpUrl, admin.token);
     const client = signedInClient(SessionService, server.httpUrl, signedIn);
     expect((await client.getSession({})).session!.principalName).toBe("Leaving Admin");
-    await server.operate("tokens", "revoke", "--principal", admin.principalId);
+    const { stderr } = await server.operate("tokens", "revoke", "--principal", admin.principalId);
+    expect(stderr).toContain(`revoked 1 token(s) and ended 1 browser session(s) of ${admin.principalId}`);
     const error = await failure(client.getSession({}));
     expect([error.code, error.rawMessage]).toEqual([Code.Unauthenticated, expect.stringMatching(/sign in again/)]);
   });
@@ -377,6 +379,18 @@ describe("expiry", () => {
     const error = await vi.waitFor(() => failure(client.getSession({})), { timeout: 60_000, interval: 200 });
     expect([error.code, error.rawMessage]).toEqual([Code.Unauthenticated, expect.stringMatching(/^your session expired at .*; sign in again$/)]);
     expect(Date.now()).toBeGreaterThanOrEqual(Number(signedIn.session.expireTime!.seconds) * 1000);
+  });
+});
+
+describe("configuration", () => {
+  it("sessions last 12 hours unless APIKEYS_SESSION_TTL_MS says otherwise, within 1 s to 30 days", () => {
+    expect(loadConfig({}).sessionTtlMs).toBe(12 * 3600_000);
+    expect(loadConfig({ APIKEYS_SESSION_TTL_MS: "60000" }).sessionTtlMs).toBe(60_000);
+    expect(() => loadConfig({ APIKEYS_SESSION_TTL_MS: "999" })).toThrow(/APIKEYS_SESSION_TTL_MS must be an integer from 1000 to 2592000000/);
+  });
+
+  it("the key prefix cannot be the sessions' own", () => {
+    expect(() => loadConfig({ APIKEYS_KEY_PREFIX: "aks" })).toThrow(/APIKEYS_KEY_PREFIX must be .* not "akp" or "aks"/);
   });
 });
 

@@ -47,9 +47,9 @@ export interface TestServer {
   transport(token: string | undefined, listener?: Listener): Transport;
   /**
    * Runs `bin/apikeys` on this server's database, as an operator would, and resolves once this
-   * server has the change it made (the CLI does not wait for running servers).
+   * server has the change it made (the CLI does not wait for running servers); resolves with what it printed.
    */
-  operate(...args: string[]): Promise<void>;
+  operate(...args: string[]): Promise<{ stdout: string; stderr: string }>;
   stop(): Promise<void>;
 }
 
@@ -110,9 +110,10 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     transport,
     operate: async (...args) => {
       const env = { ...process.env, DATABASE_URL: app.databaseUrl, ...TEST_ARGON2_ENV, APIKEYS_LOG_LEVEL: "warn" };
-      await promisify(execFile)("bin/apikeys", args, { env });
+      const printed = await promisify(execFile)("bin/apikeys", args, { env });
       const { rows } = await sql<{ id: string }>`select max(id)::text as id from changes`.execute(app.db);
       await app.replica.awaitConfirmation(rows[0]!.id);
+      return printed;
     },
     stop: async () => {
       await app.close();
