@@ -51,6 +51,34 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** How long a browser session lasts from sign-in, in milliseconds. */
   readonly sessionTtlMs: number;
+  /** OpenID Connect sign-in; undefined when APIKEYS_OIDC_ISSUER is unset. */
+  readonly oidc: OidcConfig | undefined;
+}
+
+/** OpenID Connect sign-in: the provider, this server as its client, and how claims map to principals. */
+export interface OidcConfig {
+  readonly issuer: URL;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** Where browsers reach this server; the redirect URI is `<publicUrl>/auth/oidc/callback`. */
+  readonly publicUrl: URL;
+  readonly redirectUri: URL;
+  /** Label for the sign-in button. */
+  readonly displayName: string;
+  /** Scopes asked for, `openid` among them. */
+  readonly scopes: readonly string[];
+  /** Where the workspace comes from: one fixed workspace, or a claim naming its id. */
+  readonly workspace: { readonly fixed: string } | { readonly claim: string };
+  /** The claim holding the person's groups or roles (a string or an array of strings). */
+  readonly roleClaim: string;
+  /** Which claim values mean each role; the highest matching role wins. */
+  readonly roleValues: {
+    readonly owner: ReadonlySet<string>;
+    readonly admin: ReadonlySet<string>;
+    readonly member: ReadonlySet<string>;
+    /** Values that make the person support staff (no workspace); empty when none do. */
+    readonly support: ReadonlySet<string>;
+  };
 }
 
 /** Principal tokens use their own prefix so they can never be mistaken for API keys. */
@@ -103,6 +131,19 @@ export const CONFIG_VARIABLES = [
   "APIKEYS_IDLE_TIMEOUT_MS",
   "APIKEYS_REQUEST_TIMEOUT_MS",
   "APIKEYS_SESSION_TTL_MS",
+  "APIKEYS_PUBLIC_URL",
+  "APIKEYS_OIDC_ISSUER",
+  "APIKEYS_OIDC_CLIENT_ID",
+  "APIKEYS_OIDC_CLIENT_SECRET",
+  "APIKEYS_OIDC_DISPLAY_NAME",
+  "APIKEYS_OIDC_SCOPES",
+  "APIKEYS_OIDC_WORKSPACE_ID",
+  "APIKEYS_OIDC_WORKSPACE_CLAIM",
+  "APIKEYS_OIDC_ROLE_CLAIM",
+  "APIKEYS_OIDC_OWNER_VALUES",
+  "APIKEYS_OIDC_ADMIN_VALUES",
+  "APIKEYS_OIDC_MEMBER_VALUES",
+  "APIKEYS_OIDC_SUPPORT_VALUES",
 ] as const;
 
 /** The example catalog shipped in config/scopes.json. */
@@ -175,5 +216,97 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: int("APIKEYS_REQUEST_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT_MS, 100, 3_600_000),
     // 12 hours: a working day signed in; at most 30 days.
     sessionTtlMs: int("APIKEYS_SESSION_TTL_MS", 12 * 3_600_000, 1000, 30 * 86_400_000),
+    oidc: loadOidcConfig(env),
+  });
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** An absolute http(s) URL; plain http only on a loopback host (a provider or server on this machine). */
+function httpsUrl(env: NodeJS.ProcessEnv, name: string, what: string): URL {
+  const raw = env[name] ?? "";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be the absolute URL of ${what}, such as https://example.com; got "${raw}"`);
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname))) {
+    throw new ConfigError(`${name} must be an https URL (plain http only on 127.0.0.1, localhost or [::1]); got "${raw}"`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(`${name} must have no query, fragment or credentials; got "${raw}"`);
+  }
+  return url;
+}
+
+/** A comma-separated list of claim values; empty entries are dropped. */
+function valueList(env: NodeJS.ProcessEnv, name: string): ReadonlySet<string> {
+  return new Set((env[name] ?? "").split(",").map((v) => v.trim()).filter((v) => v !== ""));
+}
+
+/** Reads the APIKEYS_OIDC_* variables: undefined when APIKEYS_OIDC_ISSUER is unset. */
+function loadOidcConfig(env: NodeJS.ProcessEnv): OidcConfig | undefined {
+  if (!env.APIKEYS_OIDC_ISSUER) {
+    const stray = CONFIG_VARIABLES.filter((name) => name.startsWith("APIKEYS_OIDC_") && env[name]);
+    if (stray.length > 0) {
+      throw new ConfigError(`${stray.join(", ")} set without APIKEYS_OIDC_ISSUER: set the issuer to turn OpenID Connect sign-in on, or unset them`);
+    }
+    return undefined;
+  }
+  const required = (name: string, what: string): string => {
+    const value = env[name]?.trim();
+    if (!value) throw new ConfigError(`${name} must be set when APIKEYS_OIDC_ISSUER is: ${what}`);
+    return value;
+  };
+  const issuer = httpsUrl(env, "APIKEYS_OIDC_ISSUER", "the OpenID provider (its issuer, as its /.well-known/openid-configuration says)");
+  const clientId = required("APIKEYS_OIDC_CLIENT_ID", "the client id this server is registered with at the provider");
+  const clientSecret = required("APIKEYS_OIDC_CLIENT_SECRET", "the client secret the provider issued with the client id");
+  if (!env.APIKEYS_PUBLIC_URL) {
+    throw new ConfigError("APIKEYS_PUBLIC_URL must be set when APIKEYS_OIDC_ISSUER is: the URL browsers open this server at, such as https://keys.example.com");
+  }
+  const publicUrl = httpsUrl(env, "APIKEYS_PUBLIC_URL", "this server as browsers reach it");
+  if (!publicUrl.pathname.endsWith("/")) publicUrl.pathname += "/";
+  const scopes = (env.APIKEYS_OIDC_SCOPES || "openid profile email").split(/[\s,]+/).filter((s) => s !== "");
+  if (!scopes.includes("openid")) {
+    throw new ConfigError(`APIKEYS_OIDC_SCOPES must include "openid"; got "${env.APIKEYS_OIDC_SCOPES}"`);
+  }
+  const fixedWorkspace = env.APIKEYS_OIDC_WORKSPACE_ID?.trim();
+  const workspaceClaim = env.APIKEYS_OIDC_WORKSPACE_CLAIM?.trim();
+  if (Boolean(fixedWorkspace) === Boolean(workspaceClaim)) {
+    throw new ConfigError(
+      "set exactly one of APIKEYS_OIDC_WORKSPACE_ID (every person signs in to that workspace) and APIKEYS_OIDC_WORKSPACE_CLAIM (the claim that names a person's workspace id)",
+    );
+  }
+  const roleValues = {
+    owner: valueList(env, "APIKEYS_OIDC_OWNER_VALUES"),
+    admin: valueList(env, "APIKEYS_OIDC_ADMIN_VALUES"),
+    member: valueList(env, "APIKEYS_OIDC_MEMBER_VALUES"),
+    support: valueList(env, "APIKEYS_OIDC_SUPPORT_VALUES"),
+  };
+  if (roleValues.owner.size + roleValues.admin.size + roleValues.member.size + roleValues.support.size === 0) {
+    throw new ConfigError(
+      "set at least one of APIKEYS_OIDC_OWNER_VALUES, APIKEYS_OIDC_ADMIN_VALUES, APIKEYS_OIDC_MEMBER_VALUES and APIKEYS_OIDC_SUPPORT_VALUES: comma-separated values of APIKEYS_OIDC_ROLE_CLAIM that give each role",
+    );
+  }
+  const seen = new Map<string, string>();
+  for (const [role, values] of Object.entries(roleValues)) {
+    for (const value of values) {
+      const other = seen.get(value);
+      if (other) throw new ConfigError(`"${value}" is listed for both ${other} and ${role}: give each claim value one role`);
+      seen.set(value, role);
+    }
+  }
+  return Object.freeze({
+    issuer,
+    clientId,
+    clientSecret,
+    publicUrl,
+    redirectUri: new URL("auth/oidc/callback", publicUrl),
+    displayName: env.APIKEYS_OIDC_DISPLAY_NAME?.trim() || "Sign in with single sign-on",
+    scopes: Object.freeze(scopes),
+    workspace: Object.freeze(fixedWorkspace ? { fixed: fixedWorkspace } : { claim: workspaceClaim! }),
+    roleClaim: env.APIKEYS_OIDC_ROLE_CLAIM?.trim() || "groups",
+    roleValues: Object.freeze(roleValues),
   });
 }

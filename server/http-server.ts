@@ -18,7 +18,12 @@ import { strictJsonDecoder } from "./strict-json-decoder.js";
 
 export interface HttpServerOptions extends ListenerOptions {
   readonly routes: (router: ConnectRouter) => void;
+  /** Plain HTTP routes (OpenID Connect sign-in), asked in order before connect-node. */
+  readonly plainHandlers?: readonly PlainHandler[];
 }
+
+/** A plain HTTP handler asked before connect-node: returns true when it took the request. */
+export type PlainHandler = (req: Request, res: Response) => boolean;
 
 export interface HttpServer {
   readonly port: number;
@@ -32,8 +37,8 @@ const SNIFF_TIMEOUT_MS = 10_000;
 /** How long an HTTP/1.1 connection is kept open after its last answer: node's http.Server default. */
 const HTTP1_KEEP_ALIVE_MS = 5_000;
 
-type Request = http.IncomingMessage | http2.Http2ServerRequest;
-type Response = http.ServerResponse | http2.Http2ServerResponse;
+export type Request = http.IncomingMessage | http2.Http2ServerRequest;
+export type Response = http.ServerResponse | http2.Http2ServerResponse;
 
 const JSON_OPTIONS: Parameters<typeof createClientMethodSerializers>[2] = {
   // Protobuf JSON's own default: a misspelt field ("nmae") is an error, not silently dropped.
@@ -102,6 +107,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       });
       if (inFlight.size === 0) drained?.();
     });
+    for (const plain of opts.plainHandlers ?? []) if (plain(req, res)) return;
     // connect-node answers 405 without an Allow header (RFC 9110 requires one).
     const methods = allowed.get(path);
     if (methods && !methods.includes(req.method ?? "")) {

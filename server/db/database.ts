@@ -5,6 +5,7 @@ import { COMMIT_IN_DOUBT, CommitInDoubtError, isDatabaseUnreachable } from "../e
 import type { ApiKeyTable } from "../api-key/api-key.table.js";
 import type { AuditEventTable } from "../audit/audit-event.table.js";
 import type { LegacyKeyTable } from "../legacy/legacy-key.table.js";
+import type { OidcIdentityTable } from "../oidc/oidc-identity.table.js";
 import type { PrincipalTable, PrincipalTokenTable } from "../principal/principal.table.js";
 import type { ChangeTable, ReplicaTable } from "../replica/replica.table.js";
 import type { ScopeTable } from "../scope/scope.table.js";
@@ -21,6 +22,7 @@ export interface Database {
   audit_events: AuditEventTable;
   replicas: ReplicaTable;
   changes: ChangeTable;
+  oidc_identities: OidcIdentityTable;
 }
 
 export type Db = Kysely<Database>;

@@ -4,11 +4,13 @@ import { Migrator, type Kysely, type Migration, type MigrationResultSet } from "
 import * as initial from "./migrations/0001-initial.js";
 import * as replicas from "./migrations/0002-replicas.js";
 import * as sessions from "./migrations/0003-sessions.js";
+import * as oidcIdentities from "./migrations/0004-oidc-identities.js";
 
 const migrations: Record<string, Migration> = {
   "0001-initial": initial,
   "0002-replicas": replicas,
   "0003-sessions": sessions,
+  "0004-oidc-identities": oidcIdentities,
 };
 
 /** Brings the schema to the latest version; throws with the failing migration's error. */
