@@ -4,7 +4,6 @@
 
 /** Every code the server may put in `/sign-in?error=`, with the message the page shows for it. */
 export const SIGN_IN_ERRORS = {
-  oidc_not_configured: "Single sign-on is not set up on this server. Sign in with a token, or ask your administrator to configure OpenID Connect.",
   oidc_unavailable: "Your identity provider could not be reached. Try again in a moment; if it keeps failing, tell your administrator.",
   oidc_cancelled: "Sign-in was cancelled or refused at your identity provider. Start again, or ask your administrator for access.",
   oidc_expired: "This sign-in attempt expired or was started in another tab. Start again from the sign-in page.",

@@ -1,0 +1,245 @@
+// OpenID Connect sign-in against a real provider (oidc-provider) started in this process: the
+// browser's side is driven over HTTP with a cookie-keeping client, hop by hop.
+import { createServer } from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { PrincipalKind, Role, SessionService, SignInMethod } from "../contract/gen/apikeys/v1/session_service_pb.js";
+import { SIGN_IN_ERRORS } from "../contract/sign-in-errors.js";
+import { createCookieBrowser, type CookieBrowser } from "./support/cookie-browser.js";
+import { startTestProvider, type TestProvider } from "./support/oidc-provider.js";
+import { browserClient } from "./support/session.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
+
+let idp: TestProvider;
+let server: TestServer;
+let redirectUri: string;
+
+beforeAll(async () => {
+  // The redirect URI names this server's port, and the provider registers it before the server
+  // starts: take a free port first (and try another if something took it meanwhile).
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    redirectUri = `http://127.0.0.1:${port}/auth/oidc/callback`;
+    idp = await startTestProvider(() => redirectUri);
+    try {
+      server = await startTestServer({
+        APIKEYS_HTTP_PORT: String(port),
+        APIKEYS_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        APIKEYS_OIDC_ISSUER: idp.issuer,
+        APIKEYS_OIDC_CLIENT_ID: idp.clientId,
+        APIKEYS_OIDC_CLIENT_SECRET: idp.clientSecret,
+        APIKEYS_OIDC_DISPLAY_NAME: "Sign in with Test IdP",
+        APIKEYS_OIDC_SCOPES: "openid profile email apikeys",
+        APIKEYS_OIDC_WORKSPACE_CLAIM: "workspace",
+        APIKEYS_OIDC_ROLE_CLAIM: "groups",
+        APIKEYS_OIDC_OWNER_VALUES: "keys-owners",
+        APIKEYS_OIDC_ADMIN_VALUES: "keys-admins",
+        APIKEYS_OIDC_MEMBER_VALUES: "staff",
+        APIKEYS_OIDC_SUPPORT_VALUES: "support-staff",
+      });
+      return;
+    } catch (err) {
+      await idp.stop();
+      if (attempt >= 3 || !String((err as Error).message).includes("APIKEYS_HTTP_PORT")) throw err;
+    }
+  }
+}, 120_000);
+afterAll(async () => {
+  await server?.stop();
+  await idp?.stop();
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** A person at the provider, with claims; `groups` map to roles here. */
+function person(sub: string, groups: string[], workspace: string | undefined = server.principals.workspaceId): string {
+  idp.setAccount(sub, { name: `Person ${sub}`, email: `${sub}@example.com`, groups, ...(workspace ? { workspace } : {}) });
+  return sub;
+}
+
+/** Starts a sign-in in `browser` as `sub`, and stops at the provider's redirect back to this server. */
+async function toCallback(browser: CookieBrowser, sub: string): Promise<string> {
+  idp.signInAs(sub);
+  return browser.followUntil(`${server.httpUrl}/auth/oidc/start`, (url) => url.startsWith(redirectUri));
+}
+
+/** The callback's answer: where it sends the browser, and the session cookie it set (if any). */
+async function deliver(browser: CookieBrowser, callbackUrl: string) {
+  const res = await browser.get(callbackUrl);
+  await res.body?.cancel();
+  expect(res.status).toBe(302);
+  const location = new URL(res.headers.get("location")!, server.httpUrl);
+  return { location, error: location.searchParams.get("error"), cookie: browser.cookie(server.httpUrl, "apikeys_session") };
+}
+
+/** A full sign-in as `sub`: where the browser lands, and its session cookie. */
+async function signIn(sub: string) {
+  const browser = createCookieBrowser();
+  return { browser, ...(await deliver(browser, await toCallback(browser, sub))) };
+}
+
+const sessionOf = async (cookie: string) => (await browserClient(SessionService, server.httpUrl, { cookie: `apikeys_session=${cookie}` }).getSession({})).session!;
+
+describe("signing in with OpenID Connect", () => {
+  it("offers the provider on the sign-in page", async () => {
+    const { oidc } = await browserClient(SessionService, server.httpUrl, {}).getSignInOptions({});
+    expect(oidc).toMatchObject({ displayName: "Sign in with Test IdP", startPath: "/auth/oidc/start" });
+  });
+
+  it("when an admin signs in, then the session GetSession describes has the role from the claims", async () => {
+    const { location, cookie, browser } = await signIn(person("ada", ["staff", "keys-admins"]));
+    expect(location.pathname).toBe("/settings/api-keys");
+    expect(cookie).toMatch(/^aks_/);
+    // The attempt's cookie is gone once used.
+    expect(browser.cookie(redirectUri, "apikeys_oidc")).toBeUndefined();
+    const session = await sessionOf(cookie!);
+    expect(session).toMatchObject({
+      principalName: "Person ada",
+      kind: PrincipalKind.MEMBER,
+      workspaceId: server.principals.workspaceId,
+      workspaceName: "Acme",
+      role: Role.ADMIN,
+      method: SignInMethod.OIDC,
+    });
+    expect(session.csrfToken).not.toBe("");
+    // The session manages keys like the admin's token does.
+    const keys = browserClient(ApiKeyService, server.httpUrl, { cookie: `apikeys_session=${cookie}` });
+    await expect(keys.listApiKeys({})).resolves.toBeDefined();
+  });
+
+  it("maps owner, member and support staff, and sends support staff to their page", async () => {
+    const owner = await signIn(person("olga", ["keys-owners", "staff"]));
+    expect(owner.location.pathname).toBe("/settings/api-keys");
+    expect(await sessionOf(owner.cookie!)).toMatchObject({ kind: PrincipalKind.MEMBER, role: Role.OWNER });
+    const member = await signIn(person("mo", ["staff"]));
+    expect(member.location.pathname).toBe("/settings/api-keys");
+    expect(await sessionOf(member.cookie!)).toMatchObject({ kind: PrincipalKind.MEMBER, role: Role.MEMBER });
+    const support = await signIn(person("sue", ["support-staff"], undefined));
+    expect(support.location.pathname).toBe("/support/legacy-keys");
+    expect(await sessionOf(support.cookie!)).toMatchObject({ kind: PrincipalKind.SUPPORT, role: Role.UNSPECIFIED, workspaceId: "" });
+  });
+
+  it("when the person's groups change, then the next sign-in updates the same principal's role, and earlier sessions see it", async () => {
+    const first = await signIn(person("rita", ["keys-admins"]));
+    const before = await sessionOf(first.cookie!);
+    expect(before.role).toBe(Role.ADMIN);
+    const second = await signIn(person("rita", ["staff"]));
+    const after = await sessionOf(second.cookie!);
+    expect(after).toMatchObject({ principalId: before.principalId, role: Role.MEMBER });
+    expect(await sessionOf(first.cookie!)).toMatchObject({ principalId: before.principalId, role: Role.MEMBER });
+    const rows = await server.app.db.selectFrom("oidc_identities").selectAll().where("subject", "=", "rita").execute();
+    expect(rows).toMatchObject([{ issuer: `${idp.issuer}`, principal_id: before.principalId }]);
+  });
+
+  it("when the claims map to no role or no workspace, then the browser is sent back to sign in with a message that says what to do", async () => {
+    const noRole = await signIn(person("nora", ["sales"]));
+    expect(noRole).toMatchObject({ cookie: undefined, error: "oidc_no_role" });
+    expect(noRole.location.pathname).toBe("/sign-in");
+    expect(SIGN_IN_ERRORS.oidc_no_role).toMatch(/Ask your administrator to add you/);
+    expect(server.logs.some((l) => l.includes("oidc sign-in refused") && l.includes('claim \\"groups\\" holds none of the values'))).toBe(true);
+    const noWorkspace = await signIn(person("nick", ["staff"], undefined));
+    expect(noWorkspace).toMatchObject({ cookie: undefined, error: "oidc_no_workspace" });
+    const unknownWorkspace = await signIn(person("una", ["staff"], "ws_doesnotexist"));
+    expect(unknownWorkspace).toMatchObject({ cookie: undefined, error: "oidc_no_workspace" });
+    expect(server.logs.some((l) => l.includes('names workspace \\"ws_doesnotexist\\", which does not exist'))).toBe(true);
+    const principals = await server.app.db.selectFrom("oidc_identities").select("subject").where("subject", "in", ["nora", "nick", "una"]).execute();
+    expect(principals).toEqual([]);
+  });
+
+  it("when the state in the callback is not the browser's, then the sign-in is refused", async () => {
+    const browser = createCookieBrowser();
+    const callback = new URL(await toCallback(browser, person("tess", ["keys-admins"])));
+    callback.searchParams.set("state", "x".repeat(43));
+    expect(await deliver(browser, callback.href)).toMatchObject({ cookie: undefined, error: "oidc_expired" });
+  });
+
+  it("when the browser has no attempt cookie (another browser, or it expired), then the sign-in is refused", async () => {
+    const callback = await toCallback(createCookieBrowser(), person("otto", ["keys-admins"]));
+    expect(await deliver(createCookieBrowser(), callback)).toMatchObject({ cookie: undefined, error: "oidc_expired" });
+  });
+
+  it("when a code is replayed with the attempt's cookie, then the provider refuses it and no second session starts", async () => {
+    const browser = createCookieBrowser();
+    const callback = await toCallback(browser, person("ray", ["keys-admins"]));
+    const attempt = browser.cookie(redirectUri, "apikeys_oidc")!;
+    expect((await deliver(browser, callback)).cookie).toMatch(/^aks_/);
+    const thief = createCookieBrowser();
+    thief.setCookie(redirectUri, "apikeys_oidc", attempt, "/auth/oidc");
+    expect(await deliver(thief, callback)).toMatchObject({ cookie: undefined, error: "oidc_failed" });
+  });
+
+  it("when the ID token's nonce is not the attempt's, then the sign-in is refused", async () => {
+    const browser = createCookieBrowser();
+    const callback = await toCallback(browser, person("nina", ["keys-admins"]));
+    const [state, , verifier] = browser.cookie(redirectUri, "apikeys_oidc")!.split(".");
+    browser.setCookie(redirectUri, "apikeys_oidc", [state, "n".repeat(43), verifier].join("."), "/auth/oidc");
+    expect(await deliver(browser, callback)).toMatchObject({ cookie: undefined, error: "oidc_failed" });
+    expect(server.logs.some((l) => l.includes("oidc sign-in refused") && l.includes("nonce"))).toBe(true);
+  });
+
+  it("when the PKCE verifier is missing or wrong, then the sign-in is refused", async () => {
+    const missing = createCookieBrowser();
+    const first = await toCallback(missing, person("pia", ["keys-admins"]));
+    const [state, nonce, verifier] = missing.cookie(redirectUri, "apikeys_oidc")!.split(".");
+    missing.setCookie(redirectUri, "apikeys_oidc", [state, nonce].join("."), "/auth/oidc");
+    expect(await deliver(missing, first)).toMatchObject({ cookie: undefined, error: "oidc_expired" });
+
+    const wrong = createCookieBrowser();
+    const second = await toCallback(wrong, "pia");
+    const [state2, nonce2] = wrong.cookie(redirectUri, "apikeys_oidc")!.split(".");
+    // The first attempt's verifier: well-formed, but not the one this code's challenge was made from.
+    wrong.setCookie(redirectUri, "apikeys_oidc", [state2, nonce2, verifier].join("."), "/auth/oidc");
+    expect(await deliver(wrong, second)).toMatchObject({ cookie: undefined, error: "oidc_failed" });
+    expect(server.logs.some((l) => l.includes("oidc sign-in refused") && l.includes("invalid_grant"))).toBe(true);
+  });
+
+  it("when the person cancels at the provider, then the browser is sent back to sign in", async () => {
+    const browser = createCookieBrowser();
+    const callback = new URL(await toCallback(browser, person("cora", ["keys-admins"])));
+    const denied = new URL(redirectUri);
+    denied.searchParams.set("error", "access_denied");
+    denied.searchParams.set("state", callback.searchParams.get("state")!);
+    denied.searchParams.set("iss", idp.issuer);
+    expect(await deliver(browser, denied.href)).toMatchObject({ cookie: undefined, error: "oidc_cancelled" });
+  });
+
+  it("ends an OpenID Connect session on sign-out", async () => {
+    const { cookie } = await signIn(person("sid", ["keys-admins"]));
+    const session = await sessionOf(cookie!);
+    await browserClient(SessionService, server.httpUrl, { cookie: `apikeys_session=${cookie}`, csrf: session.csrfToken }).signOut({});
+    await expect(sessionOf(cookie!)).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("ends an OpenID Connect session when the principal's tokens are revoked", async () => {
+    const { cookie } = await signIn(person("rex", ["keys-admins"]));
+    const { principalId } = await sessionOf(cookie!);
+    await server.operate("tokens", "revoke", "--principal", principalId);
+    const err = await sessionOf(cookie!).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.Unauthenticated);
+  });
+
+  it("never writes a code, a token, the client secret or the attempt's values to the log", async () => {
+    const browser = createCookieBrowser();
+    const callback = await toCallback(browser, person("lou", ["keys-admins"]));
+    const attempt = browser.cookie(redirectUri, "apikeys_oidc")!;
+    const { cookie } = await deliver(browser, callback);
+    expect(cookie).toBeDefined();
+    const logs = server.logs.join("\n");
+    const secrets = [idp.clientSecret, cookie!, ...attempt.split("."), ...idp.issued];
+    expect(idp.issued.length).toBeGreaterThan(10);
+    for (const secret of secrets) expect(logs).not.toContain(secret);
+    expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/); // no JWT at all (ID tokens)
+    expect(logs).toContain("oidc sign-in");
+  });
+});
