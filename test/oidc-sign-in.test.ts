@@ -242,4 +242,14 @@ describe("signing in with OpenID Connect", () => {
     expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/); // no JWT at all (ID tokens)
     expect(logs).toContain("oidc sign-in");
   });
+
+  // Last: it stops the provider.
+  it("when the provider cannot be reached at the callback, then the browser is told to try again later and the server keeps serving", async () => {
+    const browser = createCookieBrowser();
+    const callback = await toCallback(browser, person("dora", ["keys-admins"]));
+    await idp.stop();
+    expect(await deliver(browser, callback)).toMatchObject({ cookie: undefined, error: "oidc_unavailable" });
+    expect(SIGN_IN_ERRORS.oidc_unavailable).toMatch(/could not be reached/);
+    await expect(server.apiKeys(server.principals.admin).listApiKeys({})).resolves.toBeDefined();
+  });
 });

@@ -109,6 +109,11 @@ function classify(err: unknown, step: "discovery" | "callback"): OidcSignInError
     return new OidcSignInError("oidc_cancelled", `the provider answered ${err.error}: ${reason}`);
   }
   if (isUnreachable(err)) return new OidcSignInError("oidc_unavailable", `the provider could not be reached (${step}): ${reason}`);
+  if (err instanceof client.ResponseBodyError) {
+    // The provider's error code and description (invalid_grant: "PKCE verification failed"); the
+    // body's other fields stay out of the log.
+    return new OidcSignInError("oidc_failed", `the provider refused a request (${step}): ${err.error}${err.error_description ? ` (${err.error_description})` : ""}`);
+  }
   if (step === "discovery") return new OidcSignInError("oidc_unavailable", `the provider's metadata could not be used: ${reason}`);
   if (reason.includes('"state"')) return new OidcSignInError("oidc_expired", `the callback's state is not this browser's attempt: ${reason}`);
   return new OidcSignInError("oidc_failed", reason);

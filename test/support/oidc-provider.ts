@@ -49,6 +49,7 @@ export async function startTestProvider(redirectUri: (issuer: string) => string)
     ],
     jwks: { keys: [{ ...privateKey.export({ format: "jwk" }), kid: "test", use: "sig", alg: "RS256" }] },
     pkce: { required: () => true },
+    ttl: { AuthorizationCode: 60, AccessToken: 600, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     claims: { openid: ["sub"], profile: ["name"], email: ["email"], apikeys: ["groups", "workspace"] },
     scopes: ["openid", "profile", "email", "apikeys"],
     features: { devInteractions: { enabled: false } },
