@@ -5,9 +5,11 @@ import { createDatabase, type Db } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { resolveDatabaseUrl } from "./db/resolve-database-url.js";
 import { startGrpcServer } from "./grpc-server.js";
-import { startHttpServer } from "./http-server.js";
+import { startHttpServer, type PlainHandler } from "./http-server.js";
 import { explainListenError } from "./listen-error.js";
 import type { Logger } from "./logger.js";
+import { createOidcRoutes } from "./oidc/oidc-routes.js";
+import { createRelyingParty } from "./oidc/oidc-relying-party.js";
 import { recordChange, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { createRoutes, createServices, type Wiring } from "./routes.js";
 import { addScopes } from "./scope/scope.repository.js";
@@ -48,7 +50,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       });
       if (added.length > 0) log.info("scopes added from catalog file", { file: config.scopesFile, added });
     }
-    const { services, replica, caches, argon2, stop } = await createServices(db, config, log, database.url);
+    const { services, replica, caches, argon2, sessions, stop } = await createServices(db, config, log, database.url);
     closers.push(stop);
 
     const tls = config.tls && {
@@ -70,7 +72,20 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       throw explainListenError(err, { listener: "gRPC", host: config.host, port: config.grpcPort, variable: "APIKEYS_GRPC_PORT" });
     });
     listeners.push(grpc);
-    const http = await startHttpServer({ ...listen, port: config.httpPort, routes: createRoutes(services) }).catch((err: unknown) => {
+    const plainHandlers: PlainHandler[] = [];
+    if (config.oidc) {
+      plainHandlers.push(
+        createOidcRoutes({
+          config: config.oidc,
+          db,
+          log: log.child({ component: "oidc" }),
+          relyingParty: createRelyingParty(config.oidc),
+          startSession: async (principalId) => (await sessions.start({ principalId, method: "oidc", signedInWith: null })).setCookie,
+          awaitConfirmation: (change) => replica.awaitConfirmation(change, "The role from the identity provider is saved"),
+        }),
+      );
+    }
+    const http = await startHttpServer({ ...listen, port: config.httpPort, routes: createRoutes(services), plainHandlers }).catch((err: unknown) => {
       throw explainListenError(err, { listener: "HTTP", host: config.host, port: config.httpPort, variable: "APIKEYS_HTTP_PORT" });
     });
     listeners.push(http);

@@ -1,9 +1,9 @@
 // The one service wiring both listeners (and in-memory tests) use: implementations with their
 // collaborators, wrapped by the RPC boundary.
-import type { DescMethod } from "@bufbuild/protobuf";
+import { create, type DescMethod } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
-import { SessionService } from "../contract/gen/apikeys/v1/session_service_pb.js";
+import { GetSignInOptionsResponseSchema, OidcSignInSchema, SessionService } from "../contract/gen/apikeys/v1/session_service_pb.js";
 import { SupportService } from "../contract/gen/apikeys/v1/support_service_pb.js";
 import { createApiKeyService } from "./api-key/api-key.service.js";
 import type { Config } from "./config.js";
@@ -18,6 +18,7 @@ import type { Logger } from "./logger.js";
 import { createAuthenticator, type CachedCaller } from "./principal/authenticate.js";
 import { startReplica } from "./replica/replica.js";
 import { principalSubject, SCOPES_SUBJECT } from "./replica/change.repository.js";
+import { OIDC_START_PATH } from "./oidc/oidc-routes.js";
 import { createScopeCatalog } from "./scope/scope-catalog.js";
 import { createCookieAuthenticator } from "./session/cookie-auth.js";
 import { createSessionService } from "./session/session.service.js";
@@ -116,7 +117,9 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   const edge = { authenticate: authenticator.bearer, cookie, log, outage };
   // Other ways of signing in (OpenID Connect) add themselves to GetSignInOptions here, and start
   // sessions through `sessions`.
-  const sessionService = createSessionService({ sessions, authenticateToken: authenticator.token });
+  const oidc = config.oidc && create(OidcSignInSchema, { displayName: config.oidc.displayName, startPath: OIDC_START_PATH });
+  const signInOptions = () => create(GetSignInOptionsResponseSchema, { oidc });
+  const sessionService = createSessionService({ sessions, authenticateToken: authenticator.token, signInOptions });
   const services = [
     {
       service: ApiKeyService,

@@ -62,7 +62,7 @@ function freePort(): Promise<number> {
 }
 
 /** A person at the provider, with claims; `groups` map to roles here. */
-function person(sub: string, groups: string[], workspace: string | undefined = server.principals.workspaceId): string {
+function person(sub: string, groups: string[], workspace: string | null = server.principals.workspaceId): string {
   idp.setAccount(sub, { name: `Person ${sub}`, email: `${sub}@example.com`, groups, ...(workspace ? { workspace } : {}) });
   return sub;
 }
@@ -124,7 +124,7 @@ describe("signing in with OpenID Connect", () => {
     const member = await signIn(person("mo", ["staff"]));
     expect(member.location.pathname).toBe("/settings/api-keys");
     expect(await sessionOf(member.cookie!)).toMatchObject({ kind: PrincipalKind.MEMBER, role: Role.MEMBER });
-    const support = await signIn(person("sue", ["support-staff"], undefined));
+    const support = await signIn(person("sue", ["support-staff"], null));
     expect(support.location.pathname).toBe("/support/legacy-keys");
     expect(await sessionOf(support.cookie!)).toMatchObject({ kind: PrincipalKind.SUPPORT, role: Role.UNSPECIFIED, workspaceId: "" });
   });
@@ -147,11 +147,11 @@ describe("signing in with OpenID Connect", () => {
     expect(noRole.location.pathname).toBe("/sign-in");
     expect(SIGN_IN_ERRORS.oidc_no_role).toMatch(/Ask your administrator to add you/);
     expect(server.logs.some((l) => l.includes("oidc sign-in refused") && l.includes('claim \\"groups\\" holds none of the values'))).toBe(true);
-    const noWorkspace = await signIn(person("nick", ["staff"], undefined));
+    const noWorkspace = await signIn(person("nick", ["staff"], null));
     expect(noWorkspace).toMatchObject({ cookie: undefined, error: "oidc_no_workspace" });
     const unknownWorkspace = await signIn(person("una", ["staff"], "ws_doesnotexist"));
     expect(unknownWorkspace).toMatchObject({ cookie: undefined, error: "oidc_no_workspace" });
-    expect(server.logs.some((l) => l.includes('names workspace \\"ws_doesnotexist\\", which does not exist'))).toBe(true);
+    expect(server.logs.some((l) => l.includes('name workspace \\"ws_doesnotexist\\", which does not exist'))).toBe(true);
     const principals = await server.app.db.selectFrom("oidc_identities").select("subject").where("subject", "in", ["nora", "nick", "una"]).execute();
     expect(principals).toEqual([]);
   });

@@ -71,7 +71,9 @@ export function createOidcRoutes(deps: OidcRoutesDeps): PlainHandler {
     if ("refused" in mapped) return refuse(res, mapped.refused, mapped.detail);
     const linked = await linkOidcIdentity(deps.db, { issuer: person.issuer, subject: person.subject, name: displayName(person.claims), mapped });
     if ("refused" in linked) return refuse(res, linked.refused, linked.detail);
-    if (linked.change) await deps.awaitConfirmation(linked.change);
+    // The role is saved either way; a replica that has not confirmed the change drops its caches
+    // (fail closed), so signing in goes on.
+    if (linked.change) await deps.awaitConfirmation(linked.change).catch((err: unknown) => log.warn("oidc role change not confirmed by every replica", { error: err }));
     const session = await deps.startSession(linked.principalId);
     log.info("oidc sign-in", { principal: linked.principalId, kind: mapped.kind, role: mapped.kind === "member" ? mapped.role : undefined });
     redirect(res, page(mapped.kind === "support" ? "support/legacy-keys" : "settings/api-keys"), [attemptCookie("", 0), session]);
