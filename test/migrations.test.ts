@@ -22,6 +22,7 @@ describe("migrations", () => {
       ["0001-initial", "Success"],
       ["0002-replicas", "Success"],
       ["0003-sessions", "Success"],
+      ["0004-oidc-identities", "Success"],
     ]);
     const { rows } = await sql<{ schema: string }>`
       select string_agg(table_name || '.' || column_name || ':' || data_type, ',' order by table_name, column_name) as schema
@@ -32,7 +33,7 @@ describe("migrations", () => {
       select string_agg(table_name || '.' || column_name || ':' || data_type, ',' order by table_name, column_name) as schema
       from information_schema.columns where table_schema = 'public'`.execute(db);
     expect(after[0]!.schema).toBe(rows[0]!.schema);
-    for (const table of ["workspaces", "principals", "principal_tokens", "scopes", "api_keys", "legacy_keys", "audit_events", "replicas", "changes"]) {
+    for (const table of ["workspaces", "principals", "principal_tokens", "scopes", "api_keys", "legacy_keys", "audit_events", "replicas", "changes", "oidc_identities"]) {
       expect(rows[0]!.schema).toContain(`${table}.`);
     }
   });
@@ -44,7 +45,7 @@ describe("migrations", () => {
       const results = await Promise.all(dbs.map((d) => migrateToLatest(d)));
       // Each migration ran exactly once, whichever run applied it.
       const applied = results.flatMap((r) => r.results ?? []).filter((r) => r.status === "Success");
-      expect(applied.map((r) => r.migrationName).sort()).toEqual(["0001-initial", "0002-replicas", "0003-sessions"]);
+      expect(applied.map((r) => r.migrationName).sort()).toEqual(["0001-initial", "0002-replicas", "0003-sessions", "0004-oidc-identities"]);
     } finally {
       await Promise.all(dbs.map((d) => d.destroy()));
       await other.drop();
