@@ -7,6 +7,8 @@ import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js"
 import { PrincipalKind, Role, SessionService, SignInMethod } from "../contract/gen/apikeys/v1/session_service_pb.js";
 import { SIGN_IN_ERRORS } from "../contract/sign-in-errors.js";
 import { createCookieBrowser, type CookieBrowser } from "./support/cookie-browser.js";
+import { loadConfig } from "../server/config.js";
+import { createRelyingParty, OidcSignInError } from "../server/oidc/oidc-relying-party.js";
 import { startTestProvider, type TestProvider } from "./support/oidc-provider.js";
 import { browserClient } from "./support/session.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
@@ -251,5 +253,31 @@ describe("signing in with OpenID Connect", () => {
     expect(await deliver(browser, callback)).toMatchObject({ cookie: undefined, error: "oidc_unavailable" });
     expect(SIGN_IN_ERRORS.oidc_unavailable).toMatch(/could not be reached/);
     await expect(server.apiKeys(server.principals.admin).listApiKeys({})).resolves.toBeDefined();
+  });
+});
+
+describe("a provider that cannot be reached at the first sign-in", () => {
+  it("refuses the sign-in as unavailable, and asks the provider again at the next one", async () => {
+    const port = await freePort();
+    const { oidc } = loadConfig({
+      APIKEYS_OIDC_ISSUER: `http://127.0.0.1:${port}`,
+      APIKEYS_OIDC_CLIENT_ID: "apikeys-test",
+      APIKEYS_OIDC_CLIENT_SECRET: "secret",
+      APIKEYS_PUBLIC_URL: "http://127.0.0.1:8080",
+      APIKEYS_OIDC_WORKSPACE_ID: "ws_1",
+      APIKEYS_OIDC_ADMIN_VALUES: "admins",
+    });
+    const relyingParty = createRelyingParty(oidc!);
+    const err = await relyingParty.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OidcSignInError);
+    expect(err).toMatchObject({ code: "oidc_unavailable", message: expect.stringContaining("could not be reached (discovery)") });
+    const provider = await startTestProvider(() => "http://127.0.0.1:8080/auth/oidc/callback", port);
+    try {
+      const { url } = await relyingParty.start();
+      expect(url.origin).toBe(provider.issuer);
+      expect(url.searchParams.get("code_challenge_method")).toBe("S256");
+    } finally {
+      await provider.stop();
+    }
   });
 });

@@ -26,12 +26,12 @@ export interface TestProvider {
   stop(): Promise<void>;
 }
 
-/** Starts the provider; `redirectUri` is the client's one registered redirect URI. */
-export async function startTestProvider(redirectUri: (issuer: string) => string): Promise<TestProvider> {
+/** Starts the provider (on `port`, or any free one); `redirectUri` is the client's one registered redirect URI. */
+export async function startTestProvider(redirectUri: (issuer: string) => string, port = 0): Promise<TestProvider> {
   const accounts = new Map<string, Record<string, unknown>>();
   let nextAccount: string | undefined;
   const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clientId = "apikeys-test";
   const clientSecret = "test-client-secret-that-must-never-be-logged-0123456789";
