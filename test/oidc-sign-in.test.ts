@@ -98,6 +98,30 @@ describe("signing in with OpenID Connect", () => {
     expect(oidc).toMatchObject({ displayName: "Sign in with Test IdP", startPath: "/auth/oidc/start" });
   });
 
+  it("starts at the provider with PKCE (S256), state and nonce, keeping them in an HttpOnly SameSite=Lax cookie for /auth/oidc only", async () => {
+    const res = await fetch(`${server.httpUrl}/auth/oidc/start`, { redirect: "manual" });
+    expect(res.status).toBe(302);
+    const authorize = new URL(res.headers.get("location")!);
+    expect(authorize.origin).toBe(idp.issuer);
+    expect(Object.fromEntries(authorize.searchParams)).toMatchObject({
+      client_id: idp.clientId,
+      redirect_uri: redirectUri,
+      response_type: "code",
+      scope: "openid profile email apikeys",
+      code_challenge_method: "S256",
+      code_challenge: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      state: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      nonce: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
+    const [setCookie, ...more] = res.headers.getSetCookie();
+    expect(more).toEqual([]);
+    expect(setCookie).toMatch(/^apikeys_oidc=[A-Za-z0-9_.-]+; Max-Age=600; Path=\/auth\/oidc; HttpOnly; SameSite=Lax$/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    // The verifier itself never leaves the server for the provider, only its challenge.
+    const verifier = setCookie!.split(";")[0]!.split(".")[2]!;
+    expect(res.headers.get("location")).not.toContain(verifier);
+  });
+
   it("when an admin signs in, then the session GetSession describes has the role from the claims", async () => {
     const { location, cookie, browser } = await signIn(person("ada", ["staff", "keys-admins"]));
     expect(location.pathname).toBe("/settings/api-keys");

@@ -3,9 +3,11 @@
 //   GET /auth/oidc/callback  → check the provider's answer, map claims to a principal, start a
 //                              session, redirect to the page the principal may use
 // The attempt (state, nonce, PKCE verifier) waits in a short-lived HttpOnly cookie scoped to
-// /auth/oidc. It is SameSite=Lax, not Strict: the callback is a top-level navigation coming from
-// the provider's site, and a Strict cookie would not be sent with it. No server-side state per
-// attempt, so any replica can take the callback and nobody can fill a table by starting sign-ins.
+// /auth/oidc under the public URL. It is SameSite=Lax, not Strict: the callback is a top-level
+// navigation coming from the provider's site, and a Strict cookie would not be sent with it. No
+// server-side state per attempt, so any replica can take the callback and nobody can fill a
+// table by starting sign-ins.
+import { parseCookie, stringifySetCookie } from "cookie";
 import type { SignInErrorCode } from "../../contract/sign-in-errors.js";
 import type { OidcConfig } from "../config.js";
 import type { Db } from "../db/database.js";
@@ -41,9 +43,9 @@ interface OidcRoutesDeps {
 export function createOidcRoutes(deps: OidcRoutesDeps): PlainHandler {
   const { config, log } = deps;
   const page = (path: string) => new URL(path, config.publicUrl).pathname;
-  const secure = config.publicUrl.protocol === "https:" ? "; Secure" : "";
+  const secure = config.publicUrl.protocol === "https:";
   const attemptCookie = (value: string, maxAge: number) =>
-    `${ATTEMPT_COOKIE}=${value}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`;
+    stringifySetCookie({ name: ATTEMPT_COOKIE, value, path: page("auth/oidc"), httpOnly: true, sameSite: "lax", maxAge, secure });
 
   const redirect = (res: Response, location: string, cookies: string[]) => {
     res.statusCode = 302;
@@ -63,7 +65,8 @@ export function createOidcRoutes(deps: OidcRoutesDeps): PlainHandler {
   }
 
   async function callback(req: Request, res: Response): Promise<void> {
-    const attempt = decodeAttempt(cookieValue(req.headers.cookie, ATTEMPT_COOKIE));
+    // Our values are base64url joined by dots: nothing to decode, and a bad %-escape must not throw.
+    const attempt = decodeAttempt(parseCookie(req.headers.cookie ?? "", { decode: (value) => value })[ATTEMPT_COOKIE]);
     if (!attempt) return refuse(res, "oidc_expired", "the callback came without this browser's attempt cookie (expired, or another browser)");
     const params = new URL(req.url ?? "", "http://callback").searchParams;
     const person = await deps.relyingParty.finish(params, attempt);
@@ -115,13 +118,4 @@ function decodeAttempt(value: string | undefined): OidcAttempt | undefined {
   const [state, nonce, codeVerifier, ...rest] = (value ?? "").split(".");
   if (rest.length > 0 || ![state, nonce, codeVerifier].every((v) => v !== undefined && ATTEMPT_VALUE.test(v))) return undefined;
   return { state: state!, nonce: nonce!, codeVerifier: codeVerifier! };
-}
-
-/** One cookie's value from a Cookie header (HTTP/2 joins several cookie headers with "; "). */
-function cookieValue(header: string | string[] | undefined, name: string): string | undefined {
-  for (const part of [header ?? ""].flat().join("; ").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
 }
