@@ -2,12 +2,14 @@
 // browser's side is driven over HTTP with a cookie-keeping client, hop by hop.
 import { createServer } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { PrincipalKind, Role, SessionService, SignInMethod } from "../contract/gen/apikeys/v1/session_service_pb.js";
 import { SIGN_IN_ERRORS } from "../contract/sign-in-errors.js";
 import { createCookieBrowser, type CookieBrowser } from "./support/cookie-browser.js";
 import { loadConfig } from "../server/config.js";
+import { linkOidcIdentity } from "../server/oidc/oidc-identity.repository.js";
 import { createRelyingParty, OidcSignInError } from "../server/oidc/oidc-relying-party.js";
 import { startTestProvider, type TestProvider } from "./support/oidc-provider.js";
 import { browserClient } from "./support/session.js";
@@ -165,6 +167,29 @@ describe("signing in with OpenID Connect", () => {
     expect(await sessionOf(first.cookie!)).toMatchObject({ principalId: before.principalId, role: Role.MEMBER });
     const rows = await server.app.db.selectFrom("oidc_identities").selectAll().where("subject", "=", "rita").execute();
     expect(rows).toMatchObject([{ issuer: `${idp.issuer}`, principal_id: before.principalId }]);
+  });
+
+  it("when a person's first sign-ins arrive at once, then all sign in as one principal", async () => {
+    const { db } = server.app;
+    const mapped = { kind: "member", workspaceId: server.principals.workspaceId, role: "admin" } as const;
+    // Hold the identities table until all eight are waiting, so that they then run together.
+    let pending: Promise<Awaited<ReturnType<typeof linkOidcIdentity>>[]> | undefined;
+    await db.transaction().execute(async (tx) => {
+      await sql`lock table oidc_identities in access exclusive mode`.execute(tx);
+      pending = Promise.all(Array.from({ length: 8 }, () => linkOidcIdentity(db, { issuer: idp.issuer, subject: "twin", name: "Twin", mapped })));
+      pending.catch(() => {}); // awaited below, once the table is released
+      for (;;) {
+        const { rows } = await sql<{ waiting: number }>`select count(*)::int as waiting from pg_locks where not granted and database = (select oid from pg_database where datname = current_database())`.execute(db);
+        if (rows[0]!.waiting >= 8) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+    const linked = await pending!;
+    const ids = new Set(linked.map((l) => ("principalId" in l ? l.principalId : l.refused)));
+    expect(ids.size).toBe(1);
+    const rows = await db.selectFrom("oidc_identities").select("principal_id").where("subject", "=", "twin").execute();
+    expect(rows.map((r) => r.principal_id)).toEqual([...ids]);
+    expect(await db.selectFrom("principals").select("id").where("name", "=", "Twin").execute()).toHaveLength(1);
   });
 
   it("when the claims map to no role or no workspace, then the browser is sent back to sign in with a message that says what to do", async () => {
