@@ -14,10 +14,13 @@ import { recordChange, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { createRoutes, createServices, type Wiring } from "./routes.js";
 import { addScopes } from "./scope/scope.repository.js";
 import { readScopeCatalogFile } from "./scope/scope-catalog-file.js";
+import { createWebAssetsHandler, loadWebAssets, PAGE_ROUTES } from "./web-assets.js";
 
 export interface App {
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** The API keys page on the HTTP port. */
+  readonly pageUrl: string;
   readonly databaseUrl: string;
   readonly db: Db;
   /** This process among the replicas on the database (its id, confirmation of changes). */
@@ -72,7 +75,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       throw explainListenError(err, { listener: "gRPC", host: config.host, port: config.grpcPort, variable: "APIKEYS_GRPC_PORT" });
     });
     listeners.push(grpc);
-    const plainHandlers: PlainHandler[] = [];
+    const plainHandlers: PlainHandler[] = [createWebAssetsHandler(await loadWebAssets(), log)];
     if (config.oidc) {
       plainHandlers.push(
         createOidcRoutes({
@@ -90,12 +93,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     });
     listeners.push(http);
     const scheme = tls ? "https" : "http";
+    const pageUrl = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${http.port}${PAGE_ROUTES[0]}`;
     log.info("apikeys is serving", {
       grpc: `${config.host}:${grpc.port}`,
       http: `${scheme}://${config.host}:${http.port}`,
       keyPrefix: config.keyPrefix,
+      page: pageUrl,
     });
-    return { grpcPort: grpc.port, httpPort: http.port, databaseUrl: database.url, db, replica, caches, argon2, close };
+    return { grpcPort: grpc.port, httpPort: http.port, pageUrl, databaseUrl: database.url, db, replica, caches, argon2, close };
   } catch (err) {
     await close();
     throw err;

@@ -214,6 +214,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     }),
   );
   const app = await startApp(config, log);
+  say(`The API keys page: ${app.pageUrl} (sign in with a token from \`apikeys bootstrap\`)`);
   await stopRequested;
   await app.close();
   log.info("stopped");

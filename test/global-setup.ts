@@ -1,7 +1,7 @@
 // Starts one embedded Postgres for the whole test run, unless DATABASE_URL names a server to use
 // instead, and hands its superuser URL to the tests (`inject("databaseAdminUrl")`). Tests never
 // use that database directly: createTestDatabase() makes a fresh one per test file. It also builds
-// the server bundle first, so that tests running `bin/apikeys` never run a stale one.
+// the server bundle and the page first, so that tests never run or serve a stale one.
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,6 +9,7 @@ import type { TestProject } from "vitest/node";
 import { buildServer } from "../server/build.js";
 import { startEmbeddedPostgres } from "../server/db/embedded-postgres.js";
 import { createLogger } from "../server/logger.js";
+import { buildWeb } from "../web/build.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -20,6 +21,7 @@ declare module "vitest" {
 /** Vitest global setup: returns the teardown. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await buildServer();
+  await buildWeb(); // skipped when web/dist was built from the same sources
   const given = process.env.DATABASE_URL;
   if (given) {
     project.provide("databaseAdminUrl", given);
