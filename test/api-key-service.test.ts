@@ -93,6 +93,15 @@ describe("GetApiKey and ListApiKeys", () => {
     expect(new Set(seen).size).toBe(seen.length);
   });
 
+  it("names each key's creator, so that a list reads by whom rather than an id", async () => {
+    const admin = server.apiKeys(server.principals.admin);
+    const { apiKey } = await admin.createApiKey({ name: "Created by the admin", access: AccessLevel.FULL });
+    expect(apiKey!.createdByName).toBe("Ada Admin");
+    const listed = (await owner().listApiKeys({ pageSize: 1000 })).apiKeys.find((k) => k.id === apiKey!.id);
+    expect(listed?.createdByName).toBe("Ada Admin");
+    expect((await owner().getApiKey({ id: apiKey!.id })).apiKey!.createdByName).toBe("Ada Admin");
+  });
+
   it("returns one key by id", async () => {
     const { apiKey } = await owner().createApiKey({ name: "Get me", access: AccessLevel.FULL });
     expect((await owner().getApiKey({ id: apiKey!.id })).apiKey?.name).toBe("Get me");

@@ -14,6 +14,7 @@ import { AlreadyExistsError, InvalidArgumentError, NotFoundError, StaleEtagError
 import type { Hasher } from "../hashing.js";
 import { decodePageToken, encodePageToken, invalidPageToken, isBigintText, isPostgresTimestampText, pageSize } from "../pagination.js";
 import { isCachedCaller } from "../principal/authenticate.js";
+import { findPrincipalNames } from "../principal/principal.repository.js";
 import { callerOf, requireKeyManager, requireVerifier, type Caller } from "../principal/caller.js";
 import { logFieldsKey } from "../rpc-boundary.js";
 import { recordChange } from "../replica/change.repository.js";
@@ -24,6 +25,7 @@ import type { Verification, Verifier, VerifyStatus } from "../verify/verifier.js
 import { accessToProto, apiKeyRowToProto, etagOf } from "./api-key.mapper.js";
 import { findApiKeyById, findApiKeyForUpdate, insertApiKey, listApiKeys, updateApiKey } from "./api-key.repository.js";
 import type { ApiKeyRow } from "./api-key.table.js";
+import type { ApiKey } from "../../contract/gen/apikeys/v1/api_key_pb.js";
 import { checkAccess, checkName, checkScopes } from "./api-key.validation.js";
 
 export interface ApiKeyServiceDeps {
@@ -61,6 +63,13 @@ const STATUS: Record<VerifyStatus, VerificationStatus> = {
 export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof ApiKeyService> {
   const { db, hasher, keyPrefix } = deps;
   const catalogNames = async () => (await listScopes(db)).map((s) => s.name);
+  // Who created each key, by name, so that a list reads "by Olivia Owner" rather than an id.
+  const withCreatorNames = async (keys: ApiKey[]): Promise<ApiKey[]> => {
+    const names = await findPrincipalNames(db, keys.map((k) => k.createdBy));
+    for (const key of keys) key.createdByName = names.get(key.createdBy) ?? "";
+    return keys;
+  };
+  const withCreatorName = async (key: ApiKey): Promise<ApiKey> => (await withCreatorNames([key]))[0]!;
 
   /** Checks client-supplied key material; returns the token to store, minting one when absent. */
   function tokenFrom(material: string, field: string, violations: FieldViolation[], id?: string): string {
@@ -122,7 +131,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
         rollBackPastDeadline(ctx);
         return inserted;
       });
-      return { apiKey: apiKeyRowToProto(row, catalog), secret: req.keyMaterial === "" ? token : "" };
+      return { apiKey: await withCreatorName(apiKeyRowToProto(row, catalog)), secret: req.keyMaterial === "" ? token : "" };
     },
 
     async getApiKey(req, ctx) {
@@ -131,7 +140,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       if (!row || row.deleted_at || row.workspace_id !== caller.workspaceId) {
         throw new NotFoundError(`API key "${req.id}" not found`);
       }
-      return { apiKey: apiKeyRowToProto(row, await catalogNames()) };
+      return { apiKey: await withCreatorName(apiKeyRowToProto(row, await catalogNames())) };
     },
 
     async listApiKeys(req, ctx) {
@@ -146,7 +155,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       const last = page[page.length - 1];
       const catalog = await catalogNames();
       return {
-        apiKeys: page.map((row) => apiKeyRowToProto(row, catalog)),
+        apiKeys: await withCreatorNames(page.map((row) => apiKeyRowToProto(row, catalog))),
         nextPageToken: rows.length > limit && last ? encodePageToken({ createdAt: last.cursor_time, id: last.id }) : "",
         keyPrefix,
       };
@@ -186,7 +195,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
       });
       // Answered once every replica verifies with the new access and scopes.
       if (change) await deps.awaitConfirmation(change, `API key "${row.id}" is updated`);
-      return { apiKey: apiKeyRowToProto(row, catalog) };
+      return { apiKey: await withCreatorName(apiKeyRowToProto(row, catalog)) };
     },
 
     async deleteApiKey(req, ctx) {
@@ -256,7 +265,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
         // secret anyone knows, which is worse than an old secret cached a moment longer (logged).
         if (!(err instanceof UnconfirmedChangeError) || req.keyMaterial !== "") throw err;
       });
-      return { apiKey: apiKeyRowToProto(row, await catalogNames()), secret: req.keyMaterial === "" ? token : "" };
+      return { apiKey: await withCreatorName(apiKeyRowToProto(row, await catalogNames())), secret: req.keyMaterial === "" ? token : "" };
     },
 
     async listScopes() {

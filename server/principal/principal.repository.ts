@@ -45,3 +45,11 @@ export async function revokePrincipalTokens(db: Db, principalId: string): Promis
   const sessions = rows.filter((r) => r.session_method !== null).length;
   return { tokens: rows.length - sessions, sessions };
 }
+
+/** Display names of the given principals, by id (absent ids are left out). */
+export async function findPrincipalNames(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const rows = await db.selectFrom("principals").select(["id", "name"]).where("id", "in", unique).execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}

@@ -11,6 +11,8 @@ export interface ActivityListProps {
   readonly apiKeyId?: string;
   readonly pageSize?: number;
   readonly compact?: boolean;
+  /** Names of keys the page has loaded, for events that record only the key's id. */
+  readonly keyNames?: ReadonlyMap<string, string>;
 }
 
 const VERBS: Readonly<Record<AuditAction, string>> = {
@@ -24,7 +26,7 @@ const VERBS: Readonly<Record<AuditAction, string>> = {
 };
 
 /** A paged list of audit events. */
-export function ActivityList({ apiKeyId = "", pageSize = 25, compact = false }: ActivityListProps) {
+export function ActivityList({ apiKeyId = "", pageSize = 25, compact = false, keyNames }: ActivityListProps) {
   const events = useInfiniteQuery(
     ApiKeyService.method.listAuditEvents,
     { apiKeyId, pageSize, pageToken: "" },
@@ -42,7 +44,7 @@ export function ActivityList({ apiKeyId = "", pageSize = 25, compact = false }: 
             <span className={`ak-activity__dot ak-activity__dot--${AuditAction[event.action].toLowerCase()}`} aria-hidden="true" />
             <div className="ak-activity__body">
               <p className="ak-activity__line">
-                <strong>{event.actorName || event.actorId || "Someone"}</strong> {describeEvent(event)}
+                <strong>{event.actorName || event.actorId || "Someone"}</strong> {describeEvent(event, keyNames)}
               </p>
               {!compact && event.changes.length > 0 ? <p className="ak-activity__changes">{describeChanges(event)}</p> : null}
             </div>
@@ -63,25 +65,36 @@ export function ActivityList({ apiKeyId = "", pageSize = 25, compact = false }: 
 
 function keyName(event: AuditEvent): string | undefined {
   const name = event.changes.find((c) => c.field === "name");
-  return name ? name.newValue || name.oldValue : undefined;
+  return name ? plain(name.newValue || name.oldValue) : undefined;
 }
 
-function describeEvent(event: AuditEvent): string {
+function describeEvent(event: AuditEvent, keyNames: ReadonlyMap<string, string> | undefined): string {
   const verb = VERBS[event.action];
   if (event.action === AuditAction.LEGACY_REVOKE || event.action === AuditAction.LEGACY_IMPORT) return verb;
-  const name = keyName(event);
+  const name = keyName(event) ?? keyNames?.get(event.apiKeyId);
   return name ? `${verb} the key “${name}”` : `${verb} the key ${event.apiKeyId}`;
 }
 
 function describeChanges(event: AuditEvent): string {
   return event.changes
     .filter((c) => !(event.action === AuditAction.CREATE && c.field === "name"))
+    .filter((c) => !(c.field === "scopes" && plain(c.oldValue || "[]") === "none" && plain(c.newValue || "[]") === "none"))
     .map((c) => {
-      const field = c.field.replace(/_/g, " ");
+      if (c.field === "grace_period_seconds") {
+        const seconds = Number(c.newValue);
+        return seconds > 0 ? `old secret kept working for ${formatDuration(seconds)}` : "old secret stopped at once";
+      }
+      const field = c.field === "hint" ? "key" : c.field.replace(/_/g, " ");
       if (c.oldValue && c.newValue) return `${field}: ${plain(c.oldValue)} → ${plain(c.newValue)}`;
       return `${field}: ${plain(c.newValue || c.oldValue)}`;
     })
     .join(" · ");
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} ${seconds === 3600 ? "hour" : "hours"}`;
+  if (seconds % 60 === 0) return `${seconds / 60} minutes`;
+  return `${seconds} seconds`;
 }
 
 // Recorded values are JSON ("\"FULL\"", "[\"a\",\"b\"]"); show them as words.
@@ -89,8 +102,8 @@ function plain(value: string): string {
   try {
     const parsed: unknown = JSON.parse(value);
     if (Array.isArray(parsed)) return parsed.length === 0 ? "none" : parsed.join(", ");
-    if (parsed === "ACCESS_LEVEL_FULL" || parsed === "FULL") return "Full access";
-    if (parsed === "ACCESS_LEVEL_CUSTOM" || parsed === "CUSTOM") return "Custom";
+    if (typeof parsed === "string" && /^(access_level_)?full$/i.test(parsed)) return "Full access";
+    if (typeof parsed === "string" && /^(access_level_)?custom$/i.test(parsed)) return "Custom";
     return String(parsed);
   } catch {
     return value;

@@ -49,7 +49,7 @@ export function KeysTable({ keys, principalId, onAction }: KeysTableProps) {
                 <span className="ak-cell-main" title={formatDateTime(key.createTime)}>
                   {formatDate(key.createTime)}
                 </span>
-                <span className="ak-cell-sub">by {key.createdBy === principalId ? "you" : key.createdBy}</span>
+                <span className="ak-cell-sub">by {key.createdBy === principalId ? "you" : key.createdByName || key.createdBy}</span>
               </td>
               <td data-label="Last used">
                 <span className={key.lastUsedTime ? "ak-cell-main" : "ak-cell-muted"} title={formatDateTime(key.lastUsedTime)}>

@@ -99,7 +99,7 @@ export function KeysView({ principalId, pageSize, onSignedOut }: KeysViewProps) 
       ) : (
         <section id="ak-panel-activity" role="tabpanel" aria-labelledby="ak-tab-activity" className="ak-panel">
           <div className="ak-card ak-card--padded">
-            <ActivityList />
+            <ActivityList keyNames={new Map(all.map((k) => [k.id, k.name]))} />
           </div>
         </section>
       )}

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file apikeys/v1/api_key.proto.
  */
 export const file_apikeys_v1_api_key: GenFile = /*@__PURE__*/
-  fileDesc("ChhhcGlrZXlzL3YxL2FwaV9rZXkucHJvdG8SCmFwaWtleXMudjEikgMKBkFwaUtleRIKCgJpZBgBIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRInCgZhY2Nlc3MYBCABKA4yFy5hcGlrZXlzLnYxLkFjY2Vzc0xldmVsEg4KBnNjb3BlcxgFIAMoCRIYChBlZmZlY3RpdmVfc2NvcGVzGAYgAygJEgwKBGhpbnQYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgLIAEoCRIMCgRldGFnGAwgASgJEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWwoFU2NvcGUSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqWwoLQWNjZXNzTGV2ZWwSHAoYQUNDRVNTX0xFVkVMX1VOU1BFQ0lGSUVEEAASFQoRQUNDRVNTX0xFVkVMX0ZVTEwQARIXChNBQ0NFU1NfTEVWRUxfQ1VTVE9NEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChhhcGlrZXlzL3YxL2FwaV9rZXkucHJvdG8SCmFwaWtleXMudjEiqwMKBkFwaUtleRIKCgJpZBgBIAEoCRIUCgx3b3Jrc3BhY2VfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRInCgZhY2Nlc3MYBCABKA4yFy5hcGlrZXlzLnYxLkFjY2Vzc0xldmVsEg4KBnNjb3BlcxgFIAMoCRIYChBlZmZlY3RpdmVfc2NvcGVzGAYgAygJEgwKBGhpbnQYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgLIAEoCRIMCgRldGFnGAwgASgJEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPY3JlYXRlZF9ieV9uYW1lGA4gASgJIlsKBVNjb3BlEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKlsKC0FjY2Vzc0xldmVsEhwKGEFDQ0VTU19MRVZFTF9VTlNQRUNJRklFRBAAEhUKEUFDQ0VTU19MRVZFTF9GVUxMEAESFwoTQUNDRVNTX0xFVkVMX0NVU1RPTRACYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * ApiKey is a key's metadata. It never carries the secret: only Create and Rotate responses do.
@@ -110,6 +110,14 @@ export type ApiKey = Message<"apikeys.v1.ApiKey"> & {
    * @generated from field: google.protobuf.Timestamp previous_secret_expire_time = 13;
    */
   previousSecretExpireTime?: Timestamp | undefined;
+
+  /**
+   * Display name of the principal that created the key, for people reading a list; empty when
+   * that principal no longer exists.
+   *
+   * @generated from field: string created_by_name = 14;
+   */
+  createdByName: string;
 };
 
 /**
