@@ -5,8 +5,8 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
 describe("TypeScript", () => {
-  it("tsc --noEmit reports no errors", async () => {
-    const result = await promisify(execFile)(path.resolve("node_modules/.bin/tsc"), ["--noEmit", "-p", "."]).then(
+  it.each([".", "web", "web/example"])("tsc --noEmit -p %s reports no errors", async (project) => {
+    const result = await promisify(execFile)(path.resolve("node_modules/.bin/tsc"), ["--noEmit", "-p", project]).then(
       ({ stdout }) => stdout,
       (err: { stdout: string }) => err.stdout,
     );

@@ -8,6 +8,12 @@ export default defineConfig({
     host: "127.0.0.1",
     proxy: { "/apikeys.v1.": process.env.APIKEYS_URL ?? "http://127.0.0.1:8080" },
   },
-  build: { outDir: "dist", emptyOutDir: true, modulePreload: { polyfill: false } },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    modulePreload: { polyfill: false },
+    // "use client" directives of React libraries mean nothing in a browser bundle.
+    rolldownOptions: { onwarn: (warning, warn) => void (warning.code === "MODULE_LEVEL_DIRECTIVE" || warn(warning)) },
+  },
   logLevel: "warn",
 });
