@@ -24,9 +24,10 @@ export interface ApiKeysPageProps extends StylingProps {
 export function ApiKeysPage({ transport, queryClient, className, theme, pageSize = 50, onSignedOut }: ApiKeysPageProps) {
   return (
     <PageRoot transport={transport} queryClient={queryClient} className={className} theme={theme}>
-      <main className="ak-page">
+      {/* A section, not <main>: the host's page has its own main landmark. */}
+      <section className="ak-page" aria-label="API keys">
         <ApiKeysContent pageSize={pageSize} onSignedOut={onSignedOut} />
-      </main>
+      </section>
     </PageRoot>
   );
 }

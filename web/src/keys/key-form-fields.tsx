@@ -150,7 +150,7 @@ function ScopePicker({ selected, onChange, error }: ScopePickerProps) {
       ) : null}
       {catalog.error ? <p className="ak-field-error">{describeError(catalog.error).message}</p> : null}
       {catalog.isPending ? <p className="ak-hint">Loading scopes…</p> : null}
-      <ul className="ak-scope-list" aria-invalid={error ? true : undefined}>
+      <ul className={`ak-scope-list${error ? " ak-scope-list--invalid" : ""}`}>
         {shown.map((scope) => (
           <li key={scope.name}>
             <label className="ak-scope">

@@ -49,13 +49,33 @@ export function KeysView({ principalId, pageSize, onSignedOut }: KeysViewProps) 
         </div>
         {all.length > 0 ? create : null}
       </header>
-      <div className="ak-tabs" role="tablist" aria-label="API keys sections">
-        <button type="button" role="tab" id="ak-tab-keys" aria-controls="ak-panel-keys" aria-selected={tab === "keys"} className="ak-tab" onClick={() => setTab("keys")}>
-          Keys
-        </button>
-        <button type="button" role="tab" id="ak-tab-activity" aria-controls="ak-panel-activity" aria-selected={tab === "activity"} className="ak-tab" onClick={() => setTab("activity")}>
-          Activity
-        </button>
+      <div
+        className="ak-tabs"
+        role="tablist"
+        aria-label="API keys sections"
+        onKeyDown={(e) => {
+          // The tab pattern: arrow keys move between tabs; Tab leaves the list.
+          if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+          const next = tab === "keys" ? "activity" : "keys";
+          setTab(next);
+          document.getElementById(`ak-tab-${next}`)?.focus();
+        }}
+      >
+        {(["keys", "activity"] as const).map((t) => (
+          <button
+            key={t}
+            type="button"
+            role="tab"
+            id={`ak-tab-${t}`}
+            aria-controls={tab === t ? `ak-panel-${t}` : undefined}
+            aria-selected={tab === t}
+            tabIndex={tab === t ? 0 : -1}
+            className="ak-tab"
+            onClick={() => setTab(t)}
+          >
+            {t === "keys" ? "Keys" : "Activity"}
+          </button>
+        ))}
       </div>
       {tab === "keys" ? (
         <section id="ak-panel-keys" role="tabpanel" aria-labelledby="ak-tab-keys" className="ak-panel">

@@ -36,9 +36,9 @@ export function SecretReveal({ secret, keyName, note, confirming, onConfirmingCh
         Your new key for <strong>{keyName}</strong>. Copy it now and store it somewhere safe, such as your secret manager.
       </p>
       <div className="ak-secret__box">
-        <code className="ak-secret__value" aria-label="API key secret" translate="no">
-          {secret}
-        </code>
+        <div className="ak-secret__value" role="group" aria-label="API key secret">
+          <code translate="no">{secret}</code>
+        </div>
         <button type="button" className="ak-button ak-button--secondary ak-secret__copy" onClick={() => void copy()}>
           <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
             <rect x="5" y="5" width="8" height="9" rx="1.5" fill="none" stroke="currentColor" strokeWidth="1.4" />

@@ -47,7 +47,7 @@ export function SignInContent({ onSignedIn, notice }: SignInContentProps) {
 
   const oidc = options.data?.oidc;
   return (
-    <div className="ak-sign-in">
+    <main className="ak-sign-in">
       <div className="ak-card ak-sign-in__card">
         <div className="ak-brand ak-brand--large" aria-hidden="true">
           <span className="ak-brand__mark">
@@ -110,6 +110,6 @@ export function SignInContent({ onSignedIn, notice }: SignInContentProps) {
           </button>
         </form>
       </div>
-    </div>
+    </main>
   );
 }

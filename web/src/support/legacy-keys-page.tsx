@@ -19,9 +19,9 @@ export interface LegacyKeysPageProps extends StylingProps {
 export function LegacyKeysPage({ transport, className, theme }: LegacyKeysPageProps) {
   return (
     <PageRoot transport={transport} className={className} theme={theme}>
-      <main className="ak-page">
+      <section className="ak-page" aria-label="Legacy account keys">
         <LegacyKeysContent />
-      </main>
+      </section>
     </PageRoot>
   );
 }

@@ -5,7 +5,6 @@ import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { TransportProvider } from "@connectrpc/connect-query";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import * as Tooltip from "@radix-ui/react-tooltip";
-import { PortalContainerContext } from "./portal-container.js";
 
 /** CSS variables a host may set to restyle the page (see styles.css for every one). */
 export type ThemeVariable =
@@ -57,16 +56,13 @@ export function createPageQueryClient(): QueryClient {
 /** Wraps a view in the page's providers and root element. */
 export function PageRoot({ transport, queryClient, className, theme, children }: PageRootProps) {
   const [ownClient] = useState(createPageQueryClient);
-  const [root, setRoot] = useState<HTMLDivElement | null>(null);
   return (
-    <div ref={setRoot} className={`ak-root${className ? ` ${className}` : ""}`} style={theme as CSSProperties | undefined}>
-      <PortalContainerContext.Provider value={root}>
-        <TransportProvider transport={transport}>
-          <QueryClientProvider client={queryClient ?? ownClient}>
-            <Tooltip.Provider delayDuration={150}>{children}</Tooltip.Provider>
-          </QueryClientProvider>
-        </TransportProvider>
-      </PortalContainerContext.Provider>
+    <div className={`ak-root${className ? ` ${className}` : ""}`} style={theme as CSSProperties | undefined}>
+      <TransportProvider transport={transport}>
+        <QueryClientProvider client={queryClient ?? ownClient}>
+          <Tooltip.Provider delayDuration={150}>{children}</Tooltip.Provider>
+        </QueryClientProvider>
+      </TransportProvider>
     </div>
   );
 }
