@@ -37,7 +37,7 @@ export function DeleteKeyDialog({ apiKey, onClose }: DeleteKeyDialogProps) {
         </p>
         {error ? <ErrorNotice error={error} onRetry={() => void remove()} /> : null}
         <div className="ak-modal__actions">
-          <button type="button" className="ak-button ak-button--secondary" onClick={onClose} autoFocus>
+          <button type="button" className="ak-button ak-button--secondary" onClick={onClose} data-autofocus>
             Cancel
           </button>
           <button type="button" className="ak-button ak-button--danger" disabled={busy} onClick={() => void remove()}>

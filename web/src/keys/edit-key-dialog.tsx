@@ -79,7 +79,7 @@ export function EditKeyDialog({ apiKey, onClose }: EditKeyDialogProps) {
             <p className="ak-alert__text">{error.message}</p>
           </div>
         ) : null}
-        <NameField value={name} onChange={setName} error={problems.name} />
+        <NameField value={name} onChange={setName} error={problems.name} autoFocus />
         <AccessField access={access} scopes={scopes} onAccessChange={setAccess} onScopesChange={setScopes} scopesError={problems.scopes} />
         {error && !error.stale && Object.keys(error.fields).length === 0 ? <ErrorNotice error={error} onRetry={() => void submit()} /> : null}
         <div className="ak-modal__actions">

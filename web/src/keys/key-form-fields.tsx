@@ -53,7 +53,7 @@ export function NameField({ value, onChange, error, autoFocus }: NameFieldProps)
         value={value}
         autoComplete="off"
         spellCheck={false}
-        autoFocus={autoFocus}
+        data-autofocus={autoFocus ? true : undefined}
         placeholder="Zapier (production)"
         aria-invalid={shown ? true : undefined}
         aria-describedby={`${id}-hint ${id}-rule`}

@@ -68,7 +68,7 @@ export function RotateKeyDialog({ apiKey, onClose }: RotateKeyDialogProps) {
           <label className="ak-label" htmlFor={id}>
             Keep the old secret working for
           </label>
-          <select id={id} className="ak-input ak-select" value={grace} onChange={(e) => setGrace(Number(e.target.value))} aria-describedby={`${id}-hint`}>
+          <select id={id} data-autofocus className="ak-input ak-select" value={grace} onChange={(e) => setGrace(Number(e.target.value))} aria-describedby={`${id}-hint`}>
             {GRACE_CHOICES.map((c) => (
               <option key={c.seconds} value={c.seconds}>
                 {c.label}

@@ -39,7 +39,7 @@ export function SecretReveal({ secret, keyName, note, confirming, onConfirmingCh
         <div className="ak-secret__value" role="group" aria-label="API key secret">
           <code translate="no">{secret}</code>
         </div>
-        <button type="button" className="ak-button ak-button--secondary ak-secret__copy" onClick={() => void copy()}>
+        <button type="button" className="ak-button ak-button--secondary ak-secret__copy" onClick={() => void copy()} autoFocus>
           <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
             <rect x="5" y="5" width="8" height="9" rx="1.5" fill="none" stroke="currentColor" strokeWidth="1.4" />
             <path d="M3.5 10.5V3.5A1.5 1.5 0 0 1 5 2h5" fill="none" stroke="currentColor" strokeWidth="1.4" />

@@ -182,7 +182,7 @@ function RevokeDialog({ legacyKey, onClose, revoke }: { readonly legacyKey: Lega
         </p>
         {error ? <ErrorNotice error={error} onRetry={() => void run()} /> : null}
         <div className="ak-modal__actions">
-          <button type="button" className="ak-button ak-button--secondary" onClick={onClose} autoFocus>
+          <button type="button" className="ak-button ak-button--secondary" onClick={onClose} data-autofocus>
             Cancel
           </button>
           <button type="button" className="ak-button ak-button--danger" disabled={busy} onClick={() => void run()}>

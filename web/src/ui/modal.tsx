@@ -15,7 +15,7 @@ export interface ModalProps {
   readonly className?: string;
 }
 
-/** A modal dialog, open while mounted. */
+/** A modal dialog, open while mounted; the element with `data-autofocus` gets the focus. */
 export function Modal({ title, description, onRequestClose, children, role, size = "medium", className }: ModalProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -26,6 +26,9 @@ export function Modal({ title, description, onRequestClose, children, role, size
     const dialog = ref.current;
     if (!dialog) return;
     if (!dialog.open) dialog.showModal();
+    // showModal focuses the first focusable element (the close button); React's autoFocus ran
+    // before the dialog was shown, so the element meant to have focus asks with data-autofocus.
+    dialog.querySelector<HTMLElement>("[data-autofocus]")?.focus();
     // Escape asks the owner, which may first confirm (the secret step) instead of closing.
     const onCancel = (event: Event) => {
       event.preventDefault();
