@@ -88,18 +88,22 @@ export function AccessField({ access, scopes, onAccessChange, onScopesChange, sc
       <legend className="ak-label">Access</legend>
       <div className="ak-choice-group">
         <label className={`ak-choice${access === AccessLevel.FULL ? " ak-choice--selected" : ""}`}>
-          <input type="radio" name={name} checked={access === AccessLevel.FULL} onChange={() => onAccessChange(AccessLevel.FULL)} aria-describedby={`${name}-full`} />
+          <input type="radio" name={name} checked={access === AccessLevel.FULL} onChange={() => onAccessChange(AccessLevel.FULL)} aria-labelledby={`${name}-full-title`} aria-describedby={`${name}-full`} />
           <span className="ak-choice__body">
-            <span className="ak-choice__title">Full access</span>
+            <span className="ak-choice__title" id={`${name}-full-title`}>
+              Full access
+            </span>
             <span className="ak-choice__text" id={`${name}-full`}>
               All current and future scopes.
             </span>
           </span>
         </label>
         <label className={`ak-choice${access === AccessLevel.CUSTOM ? " ak-choice--selected" : ""}`}>
-          <input type="radio" name={name} checked={access === AccessLevel.CUSTOM} onChange={() => onAccessChange(AccessLevel.CUSTOM)} aria-describedby={`${name}-custom`} />
+          <input type="radio" name={name} checked={access === AccessLevel.CUSTOM} onChange={() => onAccessChange(AccessLevel.CUSTOM)} aria-labelledby={`${name}-custom-title`} aria-describedby={`${name}-custom`} />
           <span className="ak-choice__body">
-            <span className="ak-choice__title">Custom</span>
+            <span className="ak-choice__title" id={`${name}-custom-title`}>
+              Custom
+            </span>
             <span className="ak-choice__text" id={`${name}-custom`}>
               Only the scopes you select; new scopes are not included automatically.
             </span>
