@@ -10,6 +10,7 @@ import { explainListenError } from "./listen-error.js";
 import type { Logger } from "./logger.js";
 import { createOidcRoutes } from "./oidc/oidc-routes.js";
 import { createRelyingParty } from "./oidc/oidc-relying-party.js";
+import { createHealthHandler } from "./readiness.js";
 import { recordChange, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { createRoutes, createServices, type Wiring } from "./routes.js";
 import { addScopes } from "./scope/scope.repository.js";
@@ -29,6 +30,8 @@ export interface App {
   readonly caches: Wiring["caches"];
   /** The argon2 pool's counters, for diagnostics and a metrics layer. */
   readonly argon2: Wiring["argon2"];
+  /** Whether this process should get traffic, as the health service and /readyz report it. */
+  readonly readiness: Wiring["readiness"];
   /** Graceful stop: listeners finish in-flight calls, buffers flush, the pool closes. */
   close(): Promise<void>;
 }
@@ -53,7 +56,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       });
       if (added.length > 0) log.info("scopes added from catalog file", { file: config.scopesFile, added });
     }
-    const { services, replica, caches, argon2, sessions, stop } = await createServices(db, config, log, database.url);
+    const { services, replica, readiness, caches, argon2, sessions, stop } = await createServices(db, config, log, database.url);
     closers.push(stop);
 
     const tls = config.tls && {
@@ -68,14 +71,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       idleTimeoutMs: config.idleTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
     };
-    // Both listeners drain at once: the gRPC port reports NOT_SERVING while HTTP calls finish.
+    // Both listeners drain at once: both report not serving while in-flight calls finish.
     const listeners: Array<{ shutdown(): Promise<void> }> = [];
-    closers.push(async () => void (await Promise.all(listeners.map((l) => l.shutdown()))));
-    const grpc = await startGrpcServer({ ...listen, port: config.grpcPort, services: [...services] }).catch((err: unknown) => {
+    closers.push(async () => {
+      readiness.stop();
+      await Promise.all(listeners.map((l) => l.shutdown()));
+    });
+    const grpc = await startGrpcServer({ ...listen, port: config.grpcPort, services: [...services], readiness }).catch((err: unknown) => {
       throw explainListenError(err, { listener: "gRPC", host: config.host, port: config.grpcPort, variable: "APIKEYS_GRPC_PORT" });
     });
     listeners.push(grpc);
-    const plainHandlers: PlainHandler[] = [createWebAssetsHandler(await loadWebAssets(), log)];
+    // Health first: no page route may shadow a probe's path.
+    const plainHandlers: PlainHandler[] = [createHealthHandler(readiness), createWebAssetsHandler(await loadWebAssets(), log)];
     if (config.oidc) {
       plainHandlers.push(
         createOidcRoutes({
@@ -100,7 +107,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       keyPrefix: config.keyPrefix,
       page: pageUrl,
     });
-    return { grpcPort: grpc.port, httpPort: http.port, pageUrl, databaseUrl: database.url, db, replica, caches, argon2, close };
+    return { grpcPort: grpc.port, httpPort: http.port, pageUrl, databaseUrl: database.url, db, replica, readiness, caches, argon2, close };
   } catch (err) {
     await close();
     throw err;

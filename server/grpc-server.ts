@@ -11,10 +11,11 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import type { ServingStatusMap } from "grpc-health-check";
+import type { ServingStatus, ServingStatusMap } from "grpc-health-check";
 import { addConnectService, type GrpcAdapterOptions } from "../contract/grpc-adapter.js";
 import { checkGrpcRequestFraming } from "./grpc-request-framing.js";
 import { DEFAULT_IDLE_TIMEOUT_MS, type ListenerOptions } from "./listener-options.js";
+import type { Readiness } from "./readiness.js";
 
 /** Each service with its Connect implementation, every pair type-checked (a tuple of any length). */
 export type ServiceRegistrations<T extends readonly DescService[]> = {
@@ -28,6 +29,8 @@ export type ServiceRegistrations<T extends readonly DescService[]> = {
 
 export interface GrpcServerOptions<T extends readonly DescService[] = readonly DescService[]> extends ListenerOptions {
   readonly services: ServiceRegistrations<T>;
+  /** What the health service reports for the server and each service; SERVING when absent. */
+  readonly readiness?: Pick<Readiness, "state" | "onChange">;
 }
 
 export interface GrpcServer {
@@ -61,7 +64,13 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   }
 
   const names = services.map(({ service }) => service.typeName);
-  const health = new HealthImplementation(statusMap(["", ...names], "SERVING"));
+  const statusOf = (serving: boolean): ServingStatus => (serving ? "SERVING" : "NOT_SERVING");
+  const health = new HealthImplementation(statusMap(["", ...names], statusOf(opts.readiness?.state().status !== "not_serving")));
+  const setHealth = (status: ServingStatus) => {
+    for (const name of ["", ...names]) health.setStatus(name, status);
+  };
+  // Every service needs the database and the replica listener alike, so all follow one readiness.
+  const unsubscribe = opts.readiness?.onChange((state) => setHealth(statusOf(state.status === "serving")));
   health.addToServer(server);
   new ReflectionService(reflectionPackageDefinition(services.map((s) => s.service))).addToServer(server);
 
@@ -84,7 +93,8 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   const shutdown = () => {
     stopping ??= (async () => {
       // Load balancers watching health stop sending traffic while in-flight calls finish.
-      for (const name of ["", ...names]) health.setStatus(name, "NOT_SERVING");
+      unsubscribe?.();
+      setHealth("NOT_SERVING");
       const graceful = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), opts.shutdownTimeoutMs ?? 10_000);
         server.tryShutdown(() => {
@@ -102,7 +112,7 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   return { port, server, shutdown };
 }
 
-function statusMap(names: string[], status: "SERVING"): ServingStatusMap {
+function statusMap(names: string[], status: ServingStatus): ServingStatusMap {
   return Object.fromEntries(names.map((name) => [name, status]));
 }
 

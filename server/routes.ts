@@ -15,6 +15,7 @@ import { createHasher } from "./hashing.js";
 import { startLegacyHintCache } from "./legacy/legacy-hint-cache.js";
 import { createSupportService } from "./legacy/support.service.js";
 import type { Logger } from "./logger.js";
+import { createReadiness } from "./readiness.js";
 import { createAuthenticator, type CachedCaller } from "./principal/authenticate.js";
 import { startReplica } from "./replica/replica.js";
 import { principalSubject, SCOPES_SUBJECT } from "./replica/change.repository.js";
@@ -37,7 +38,9 @@ import { createVerifier, recordUse } from "./verify/verifier.js";
 export async function createServices(db: Db, config: Config, log: Logger, databaseUrl: string) {
   const hasher = createHasher(config.argon2);
   const upgradeHash = createHashUpgrader(db, { keys: hasher, legacy: createHasher(config.legacyArgon2) }, log);
-  const outage = createOutageLog(db, log);
+  // Not serving until the replica listens; the outage log and the replica keep it current.
+  const readiness = createReadiness();
+  const outage = createOutageLog(db, log, { onReachable: readiness.setDatabaseReachable });
   const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log, outage);
   const legacyHints = await startLegacyHintCache(db, config.legacyRefreshMs, log, outage);
   // What this replica keeps in memory, and the two ways the replica listener keeps it true:
@@ -103,7 +106,11 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     maxKnown: config.cacheMaxEntries,
   });
   // Every change evicts here before it is confirmed; a delete or change waits for every replica.
-  const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth: setCachesEnabled }).catch(async (err: unknown) => {
+  const onHealth = (healthy: boolean) => {
+    setCachesEnabled(healthy);
+    readiness.setListening(healthy);
+  };
+  const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth, outage }).catch(async (err: unknown) => {
     outage.stop();
     await legacyHints.stop();
     await lastUsed.stop();
@@ -145,6 +152,8 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     replica,
     /** Starting and ending browser sessions (for sign-in routes outside the RPC services). */
     sessions,
+    /** Whether this process should get traffic (the database reachable, the listener up). */
+    readiness,
     /** Leaves the replica set, flushes buffered last-used times and stops timers. */
     stop: async () => {
       await replica.stop();

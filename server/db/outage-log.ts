@@ -21,8 +21,15 @@ export interface OutageLog {
   stop(): void;
 }
 
-/** An OutageLog on `db` that probes every `probeMs` during an outage to notice its end. */
-export function createOutageLog(db: Db, log: Logger, probeMs = 500): OutageLog {
+export interface OutageLogOptions {
+  /** How often a probe checks, during an outage only, whether the database answers again. */
+  readonly probeMs?: number;
+  /** Called with false when an outage starts and with true when it ends (readiness). */
+  readonly onReachable?: (reachable: boolean) => void;
+}
+
+/** An OutageLog on `db` that probes during an outage to notice its end. */
+export function createOutageLog(db: Db, log: Logger, { probeMs = 500, onReachable }: OutageLogOptions = {}): OutageLog {
   const abort = new AbortController();
   let outage: { since: Date; calls: number } | undefined;
 
@@ -43,6 +50,7 @@ export function createOutageLog(db: Db, log: Logger, probeMs = 500): OutageLog {
       }
     }
     outage = undefined;
+    onReachable?.(true);
     const until = new Date();
     log.warn("database reachable again", {
       since: current.since.toISOString(),
@@ -57,6 +65,7 @@ export function createOutageLog(db: Db, log: Logger, probeMs = 500): OutageLog {
     if (outage) return outage;
     const started = (outage = { since: new Date(), calls: 0 });
     log.warn("database unreachable: calls answer UNAVAILABLE until it is back", { since: started.since.toISOString(), error: err });
+    onReachable?.(false);
     void watch(started);
     return started;
   }

@@ -15,6 +15,7 @@ import { sql } from "kysely";
 import pg from "pg";
 import { randomBase62 } from "../../contract/key-format.js";
 import type { Db } from "../db/database.js";
+import type { OutageLog } from "../db/outage-log.js";
 import { withDeadline } from "../deadline-race.js";
 import { isDatabaseUnreachable, UnconfirmedChangeError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -33,6 +34,8 @@ export interface ReplicaOptions {
   onChange(subjects: readonly string[]): void | Promise<void>;
   /** false: changes may be missed, serve nothing from caches; true: listening again (start empty). */
   onHealth(healthy: boolean): void;
+  /** Told why reconnecting failed: an idle server learns of an outage from its listener too. */
+  readonly outage?: Pick<OutageLog, "taskFailed">;
   /** How often the heartbeat is written (default 1000 ms). */
   readonly heartbeatMs?: number;
   /** How long `awaitConfirmation` waits at most (default 2000 ms). */
@@ -236,6 +239,7 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
           log.info("replica listener is back: caches on, starting empty");
           return;
         } catch (err) {
+          if (!stopped) options.outage?.taskFailed(err);
           // Once per outage: the attempts that follow fail the same way until the database is back.
           const level = delay === BACKOFF_FIRST_MS ? "warn" : "debug";
           if (!stopped) log[level]("replica listener could not reconnect; retrying", { retryInMs: Math.min(delay * 2, BACKOFF_MAX_MS), error: err });
