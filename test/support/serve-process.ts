@@ -24,6 +24,8 @@ export interface ServeCommand {
   readonly args?: readonly string[];
   /** In a process group of its own (a terminal's foreground job), which the child leads. */
   readonly detached?: boolean;
+  /** The working folder (this one by default). */
+  readonly cwd?: string;
 }
 
 /** Starts the server on free ports (port 0 unless `env` says otherwise) and reads them from its "serving" line. */
@@ -62,6 +64,7 @@ function spawnServe(env: Record<string, string>, how: ServeCommand) {
     env: { ...process.env, APIKEYS_GRPC_PORT: "0", APIKEYS_HTTP_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: how.detached ?? false,
+    cwd: how.cwd,
   });
   let output = "";
   const listeners = new Set<() => void>();
