@@ -10,6 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createReadiness, type ReadinessState } from "../server/readiness.js";
 import { startPostgresCluster, type PostgresCluster } from "./support/postgres-cluster.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
@@ -158,5 +159,27 @@ describe("readiness", { timeout: 300_000 }, () => {
     expect(head.stdout).toMatch(/^HTTP\/1\.1 200/);
     const { body } = await curl("/readyz");
     expect(JSON.stringify(body)).not.toContain(new URL(cluster.url).password);
+  });
+});
+
+describe("createReadiness", () => {
+  it("serves only while the listener listens and the database is reachable, tells each change of status once, and never again after stop", () => {
+    const readiness = createReadiness();
+    const told: ReadinessState[] = [];
+    readiness.onChange((state) => told.push(state));
+    expect(readiness.state()).toEqual({ status: "not_serving", database: "reachable", replicaListener: "down" });
+    readiness.setListening(true);
+    readiness.setDatabaseReachable(false);
+    readiness.setListening(false); // still not serving: not told again
+    readiness.setListening(true);
+    readiness.setDatabaseReachable(true);
+    readiness.stop();
+    readiness.setListening(true);
+    expect(told).toEqual([
+      { status: "serving", database: "reachable", replicaListener: "listening" },
+      { status: "not_serving", database: "unreachable", replicaListener: "listening" },
+      { status: "serving", database: "reachable", replicaListener: "listening" },
+      { status: "not_serving", database: "reachable", replicaListener: "listening", server: "stopping" },
+    ]);
   });
 });

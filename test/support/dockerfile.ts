@@ -96,7 +96,7 @@ export async function performStage(stage: Stage, opts: PerformOptions): Promise<
         await cp(src, into, { recursive: true });
       }
     } else if (keyword === "RUN") {
-      if (path.posix.isAbsolute(args.split(/\s+/).find((w) => w.startsWith("/")) ?? "x")) {
+      if (args.split(/\s+/).some((word) => word.startsWith("/"))) {
         throw new Error(`RUN with an absolute path cannot be performed here: ${args}`);
       }
       if (await opts.instead?.(args, cwd)) continue;
