@@ -2,8 +2,10 @@
 # - build: the whole project's dependencies, then the server bundle (dist/apikeys.js) with, beside
 #   it, dist/package.json naming only the packages the bundle imports, and dist/package-lock.json,
 #   the project's lockfile reduced to those packages (same versions).
-# - runtime: that manifest's production dependencies from that lockfile, the bundle and the scope
-#   catalog; no tsx, no esbuild, no embedded Postgres (give it DATABASE_URL), run as `node`.
+#   It also builds the API keys page (web/dist).
+# - runtime: that manifest's production dependencies from that lockfile, the bundle, the scope
+#   catalog and the page; no tsx, no esbuild, no Vite, no embedded Postgres (give it
+#   DATABASE_URL), run as `node`.
 # test/container-image.test.ts performs these steps and parses this file, so keep each RUN one
 # command line. Bases are pinned to a release; pin digests too where your registry policy asks.
 #
@@ -14,6 +16,8 @@ WORKDIR /src
 COPY . .
 RUN npm ci --ignore-scripts --no-audit --no-fund
 RUN npm run build:server
+# The API keys page (web/, issue 17): the server serves web/dist on the HTTP port.
+RUN npm run build:web
 RUN cp package-lock.json dist/ && npm install --prefix dist --package-lock-only --ignore-scripts --no-audit --no-fund
 
 FROM node:24.22.3-trixie-slim AS runtime
@@ -23,6 +27,7 @@ COPY --from=build /src/dist/package.json /src/dist/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist/apikeys.js ./dist/
 COPY --from=build /src/config ./config/
+COPY --from=build /src/web/dist ./web/dist/
 USER node
 EXPOSE 50051 8080
 # The readiness path (see README: Health and readiness); plain HTTP, so not with APIKEYS_TLS_*.

