@@ -45,7 +45,7 @@ export async function buildServer(outfile = SERVER_BUNDLE): Promise<void> {
  * What the bundle needs at run time: ESM, each package it imports at its pinned version, and the
  * install scripts the project allows (argon2's).
  */
-async function runtimeManifest(imported: readonly string[]) {
+export async function runtimeManifest(imported: readonly string[]) {
   type Manifest = { engines: object; dependencies: Record<string, string>; allowScripts: object };
   const project = JSON.parse(await readFile(path.join(root, "package.json"), "utf8")) as Manifest;
   const names = [...new Set(imported.filter((p) => !p.startsWith("node:")).map(packageName))].sort();

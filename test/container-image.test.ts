@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, describe, expect, it } from "vitest";
+import { runtimeManifest } from "../server/build.js";
 import { loadConfig } from "../server/config.js";
 import { READINESS_PATH } from "../server/readiness.js";
 import { PAGE_ROUTES } from "../server/web-assets.js";
@@ -60,6 +61,16 @@ describe("Dockerfile", () => {
   it("installs everything to build, and only production dependencies from a lockfile to run", () => {
     expect(argsOf(build, "RUN")[0]).toBe(FULL_INSTALL);
     expect(argsOf(runtime, "RUN")).toEqual([expect.stringMatching(/^npm ci --omit=dev /)]);
+  });
+});
+
+describe("the runtime manifest (dist/package.json)", () => {
+  it("names each imported package once at its pinned version, and refuses one that only development installs", async () => {
+    const project = JSON.parse(await readFile("package.json", "utf8")) as { dependencies: Record<string, string> };
+    const manifest = await runtimeManifest(["node:fs", "pg", "@bufbuild/protobuf/wkt", "@bufbuild/protobuf", "argon2"]);
+    expect(manifest).toMatchObject({ type: "module", dependencies: { "@bufbuild/protobuf": project.dependencies["@bufbuild/protobuf"], argon2: project.dependencies.argon2, pg: project.dependencies.pg } });
+    expect(Object.keys(manifest.dependencies)).toEqual(["@bufbuild/protobuf", "argon2", "pg"]);
+    await expect(runtimeManifest(["vitest"])).rejects.toThrow("the server bundle imports vitest, which is not in package.json's dependencies");
   });
 });
 
