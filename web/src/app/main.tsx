@@ -6,6 +6,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectQueryKey, useQuery, useTransport } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { PrincipalKind, Role, SessionService, type Session } from "../../../contract/gen/apikeys/v1/session_service_pb.js";
+import { signInErrorMessage } from "../../../contract/sign-in-errors.js";
 import { ApiKeysContent } from "../api-keys-page.js";
 import { SignInContent } from "../sign-in/sign-in-page.js";
 import { LegacyKeysContent } from "../support/legacy-keys-page.js";
@@ -19,6 +20,8 @@ import { ROUTES, useLocationPath } from "./use-location.js";
 function App() {
   const [path, navigate] = useLocationPath();
   const [notice, setNotice] = useState<string>();
+  // The OpenID Connect callback redirects here with a code (never words) when it refuses a sign-in.
+  const [refusal] = useState(() => signInErrorMessage(new URLSearchParams(window.location.search).get("error")));
   const queryClient = useQueryClient();
   const home = (s: Session) => (s.kind === PrincipalKind.SUPPORT ? ROUTES.support : ROUTES.keys);
 
@@ -30,6 +33,7 @@ function App() {
     return (
       <SignInContent
         notice={notice}
+        refusal={refusal}
         onSignedIn={(session) => {
           setNotice(undefined);
           queryClient.setQueryData(createConnectQueryKey({ schema: SessionService.method.getSession, input: {}, cardinality: "finite", transport: undefined }), {

@@ -13,10 +13,12 @@ export interface SignInContentProps {
   readonly onSignedIn: (session: Session) => void;
   /** A message to show above the form, such as why the person was signed out. */
   readonly notice?: string | undefined;
+  /** Why the last sign-in was refused (an OpenID Connect callback's `?error=` code, in words). */
+  readonly refusal?: string | undefined;
 }
 
 /** The sign-in card. */
-export function SignInContent({ onSignedIn, notice }: SignInContentProps) {
+export function SignInContent({ onSignedIn, notice, refusal }: SignInContentProps) {
   const id = useId();
   const transport = useTransport();
   const client = useMemo(() => createClient(SessionService, transport), [transport]);
@@ -59,6 +61,11 @@ export function SignInContent({ onSignedIn, notice }: SignInContentProps) {
         </div>
         <h1 className="ak-sign-in__title">Sign in to manage API keys</h1>
         {notice ? <p className="ak-alert ak-alert--info">{notice}</p> : null}
+        {refusal ? (
+          <p className="ak-alert ak-alert--error" role="alert">
+            {refusal}
+          </p>
+        ) : null}
         {oidc ? (
           <>
             <a className="ak-button ak-button--secondary ak-button--block" href={oidc.startPath}>
