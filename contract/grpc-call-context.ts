@@ -14,7 +14,7 @@ import { metadataToHeaders } from "./grpc-metadata.js";
 // a DOMException with a stack trace per call.
 const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
 
-export class GrpcCallContext implements HandlerContext {
+export class GrpcCallContext implements HandlerContext, HeaderReader {
   readonly protocolName = "grpc";
   readonly requestMethod = "POST";
   readonly service: DescService;
@@ -120,16 +120,25 @@ export class GrpcCallContext implements HandlerContext {
   }
 }
 
-/** One request header as `ctx.requestHeader.get(name)` gives it; on the grpc-js port, without building every header. */
+/** A context that can read one request header without building the Headers of every one. */
+export interface HeaderReader {
+  requestHeaderValue(name: string): string | null;
+}
+
+/**
+ * One request header as `ctx.requestHeader.get(name)` gives it; on the grpc-js port and the HTTP
+ * port's lean unary path, without building every header.
+ */
 export function requestHeaderValue(ctx: HandlerContext, name: string): string | null {
-  return ctx instanceof GrpcCallContext ? ctx.requestHeaderValue(name) : ctx.requestHeader.get(name);
+  const reader = ctx as HandlerContext & Partial<HeaderReader>;
+  return typeof reader.requestHeaderValue === "function" ? reader.requestHeaderValue(name) : ctx.requestHeader.get(name);
 }
 
 /**
  * What connect's createContextValues makes, as a class: that one builds three closures per object,
  * which on the verification path is garbage on every call.
  */
-class CallValues implements ContextValues {
+export class CallValues implements ContextValues {
   [id: symbol]: unknown;
 
   get<T>(key: ContextKey<T>): T {

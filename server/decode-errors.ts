@@ -6,7 +6,7 @@
 // grpc-request-framing.ts) already says so, so the HTTP port's handlers are wrapped to answer
 // `invalid_argument` too, in each protocol's own form: Connect's JSON error body, gRPC's trailer,
 // gRPC-Web's trailer frame.
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { createAsyncIterable, type UniversalHandler, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 
 const PARSE_FAILURE = "parse binary:";
@@ -80,6 +80,16 @@ function rewriteGrpcWebTrailer(frame: Uint8Array): Uint8Array {
   out.writeUInt32BE(data.byteLength, 1);
   data.copy(out, 5);
   return out;
+}
+
+/**
+ * `error` as the wrapped handlers answer it: an internal error of connect's that is the client's
+ * fault becomes invalid_argument with a message saying what failed to decode. For the HTTP port's
+ * lean unary path (connect-unary.ts), which decodes through connect's own serialization.
+ */
+export function decodeFailureAsInvalidArgument(error: ConnectError): ConnectError {
+  const fault = error.code === Code.Internal ? clientFault(error.rawMessage) : undefined;
+  return fault === undefined ? error : new ConnectError(fault, Code.InvalidArgument);
 }
 
 /** What to tell the client for an internal error of connect's that is the client's fault; else undefined. */

@@ -10,7 +10,9 @@ import { ConnectError } from "@connectrpc/connect";
 import type { createClientMethodSerializers } from "@connectrpc/connect/protocol";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import "../contract/protobuf-text-encoding.js";
+import { createConnectUnary } from "./connect-unary.js";
 import { withDeadline } from "./deadline-race.js";
+import { reportDecodeErrorsAsInvalidArgument } from "./decode-errors.js";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, type ListenerOptions } from "./listener-options.js";
 import type { Logger } from "./logger.js";
 import { repeatedHeaderValues } from "./repeated-headers.js";
@@ -20,6 +22,11 @@ export interface HttpServerOptions extends ListenerOptions {
   readonly routes: (router: ConnectRouter) => void;
   /** Plain HTTP routes (OpenID Connect sign-in), asked in order before connect-node. */
   readonly plainHandlers?: readonly PlainHandler[];
+  /**
+   * Whether unary Connect calls take the lean path (connect-unary.ts); default true. false sends
+   * every call through connect-node, the reference test/connect-unary.test.ts compares it with.
+   */
+  readonly connectUnary?: boolean;
 }
 
 /** A plain HTTP handler asked before connect-node: returns true when it took the request. */
@@ -40,7 +47,7 @@ const HTTP1_KEEP_ALIVE_MS = 5_000;
 export type Request = http.IncomingMessage | http2.Http2ServerRequest;
 export type Response = http.ServerResponse | http2.Http2ServerResponse;
 
-const JSON_OPTIONS: Parameters<typeof createClientMethodSerializers>[2] = {
+const JSON_OPTIONS: NonNullable<Parameters<typeof createClientMethodSerializers>[2]> = {
   // Protobuf JSON's own default: a misspelt field ("nmae") is an error, not silently dropped.
   // Responses spell out empty and false values ("valid": false, "apiKeys": []) for curl users.
   ignoreUnknownFields: false,
@@ -57,9 +64,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   let router: ConnectRouter | undefined;
+  // Unary Connect calls take the lean path (connect-unary.ts); everything else goes to connect-node.
+  const leanUnary = opts.connectUnary ?? true;
+  const unary = createConnectUnary({
+    readMaxBytes: opts.maxMessageBytes,
+    jsonOptions: JSON_OPTIONS,
+    onInternalError: (error, method) => log.error("rpc failed", { rpc: `${method.parent.typeName}/${method.name}`, error }),
+  });
   const handler = connectNodeAdapter({
     routes: (r) => {
-      opts.routes(r);
+      opts.routes(unary.recording(r));
+      // After the routes, so that every handler is wrapped; the lean path answers the same way.
+      reportDecodeErrorsAsInvalidArgument(r);
       router = r;
     },
     readMaxBytes: opts.maxMessageBytes,
@@ -88,6 +104,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     // Plain HTTP/1.1 requests are bounded by the http.Server's requestTimeout; the rest (HTTP/2,
     // and HTTP/1.1 over TLS, which the http2 server takes) by this.
     const bodyTimer = h1Socket && !opts.tls ? undefined : boundRequestBody(req, requestTimeoutMs, log);
+    let lean = false;
     res.once("close", () => {
       clearTimeout(bodyTimer);
       inFlight.delete(res);
@@ -103,6 +120,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         path,
         status: res.statusCode,
         httpVersion: req.httpVersion,
+        handler: lean ? "connect-unary" : "connect-node",
         ms: Math.round((performance.now() - started) * 10) / 10,
       });
       if (inFlight.size === 0) drained?.();
@@ -118,7 +136,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       return;
     }
     keepEveryAuthorization(req);
-    handler(req, res);
+    if (leanUnary && unary.handle(req, res, path)) lean = true;
+    else handler(req, res);
   };
 
   // A TLS handshake gets the sniffer's bound (node's default is two minutes).

@@ -8,7 +8,6 @@ import { SupportService } from "../contract/gen/apikeys/v1/support_service_pb.js
 import { createApiKeyService } from "./api-key/api-key.service.js";
 import type { Config } from "./config.js";
 import type { Db } from "./db/database.js";
-import { reportDecodeErrorsAsInvalidArgument } from "./decode-errors.js";
 import { createOutageLog } from "./db/outage-log.js";
 import { createHashUpgrader } from "./hash-upgrade.js";
 import { createHasher } from "./hashing.js";
@@ -172,6 +171,5 @@ export type Services = Wiring["services"];
 export function createRoutes(services: Services) {
   return (router: ConnectRouter) => {
     for (const { service, impl } of services) router.service(service, impl as ServiceImpl<typeof service>);
-    reportDecodeErrorsAsInvalidArgument(router);
   };
 }
