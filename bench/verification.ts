@@ -919,7 +919,7 @@ async function loadgen(grpcPort: number, service: string, tokens: string[], retr
  * minted and hashed here with the argon2id parameters `params` ("m=…,t=…,p=…"); one batch per count.
  */
 async function insertKeys(db: pg.Client, likeId: string, prefix: string, params: string, counts: number[]): Promise<Array<Array<{ id: string; secret: string }>>> {
-  // argon2 0.45 writes the parameters in the order m, p, t (0.44 wrote m, t, p): read them by name.
+  // argon2 releases differ in the order they write the parameters (0.45: m, p, t; 0.44: m, t, p): read them by name.
   const m = Object.fromEntries(params.split(",").map((kv) => kv.split("=") as [string, string]));
   check(/^\d+$/.test(m.m ?? "") && /^\d+$/.test(m.t ?? "") && /^\d+$/.test(m.p ?? ""), `cannot read argon2 parameters from "${params}"`);
   const options = { type: argon2.argon2id, memoryCost: Number(m.m), timeCost: Number(m.t), parallelism: Number(m.p) };
