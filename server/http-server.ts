@@ -125,19 +125,32 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       });
       if (inFlight.size === 0) drained?.();
     });
-    for (const plain of opts.plainHandlers ?? []) if (plain(req, res)) return;
-    // connect-node answers 405 without an Allow header (RFC 9110 requires one).
-    const methods = allowed.get(path);
-    if (methods && !methods.includes(req.method ?? "")) {
-      res.statusCode = 405;
-      res.setHeader("allow", methods.join(", "));
-      res.setHeader("content-length", "0");
-      res.end();
+    // connect-node throws, synchronously and out of this event handler, for a request that names
+    // no host (HTTP/1.0 may omit Host; node requires it only of HTTP/1.1): it would end the process.
+    if (req.headers.host === undefined && !(":authority" in req.headers)) {
+      answerPlain(res, 400, "Send a Host header: this server needs to know which host a request is for.\n");
       return;
     }
-    keepEveryAuthorization(req);
-    if (leanUnary && unary.handle(req, res, path)) lean = true;
-    else handler(req, res);
+    try {
+      for (const plain of opts.plainHandlers ?? []) if (plain(req, res)) return;
+      // connect-node answers 405 without an Allow header (RFC 9110 requires one).
+      const methods = allowed.get(path);
+      if (methods && !methods.includes(req.method ?? "")) {
+        res.statusCode = 405;
+        res.setHeader("allow", methods.join(", "));
+        res.setHeader("content-length", "0");
+        res.end();
+        return;
+      }
+      keepEveryAuthorization(req);
+      if (leanUnary && unary.handle(req, res, path)) lean = true;
+      else handler(req, res);
+    } catch (err) {
+      // Whatever a handler throws before answering costs this request, never the listener.
+      log.error("http request failed before it was answered", { path, error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) answerPlain(res, 500, "The server could not handle this request.\n");
+      else res.destroy();
+    }
   };
 
   // A TLS handshake gets the sniffer's bound (node's default is two minutes).
@@ -340,4 +353,12 @@ function logInternalErrors(log: Logger): Interceptor {
       throw err;
     }
   };
+}
+
+/** Answers `status` with a short text body (for requests that never reach a protocol handler). */
+function answerPlain(res: Response, status: number, body: string): void {
+  res.statusCode = status;
+  res.setHeader("content-type", "text/plain; charset=utf-8");
+  res.setHeader("content-length", Buffer.byteLength(body));
+  res.end(body);
 }
