@@ -919,9 +919,10 @@ async function loadgen(grpcPort: number, service: string, tokens: string[], retr
  * minted and hashed here with the argon2id parameters `params` ("m=…,t=…,p=…"); one batch per count.
  */
 async function insertKeys(db: pg.Client, likeId: string, prefix: string, params: string, counts: number[]): Promise<Array<Array<{ id: string; secret: string }>>> {
-  const m = /^m=(\d+),t=(\d+),p=(\d+)$/.exec(params);
-  check(m !== null, `cannot read argon2 parameters from "${params}"`);
-  const options = { type: argon2.argon2id, memoryCost: Number(m[1]), timeCost: Number(m[2]), parallelism: Number(m[3]) };
+  // Some argon2 releases write the parameters as m,p,t, others as m,t,p.
+  const m = Object.fromEntries(params.split(",").map((kv) => kv.split("=")));
+  check(["m", "t", "p"].every((k) => /^\d+$/.test(m[k] ?? "")), `cannot read argon2 parameters from "${params}"`);
+  const options = { type: argon2.argon2id, memoryCost: Number(m.m), timeCost: Number(m.t), parallelism: Number(m.p) };
   const batches: Array<Array<{ id: string; secret: string }>> = [];
   for (const count of counts) {
     const batch: Array<{ id: string; secret: string }> = [];
