@@ -79,9 +79,10 @@ const RESTART_AFTER_SECONDS = 25;
 // The traffic servers count their argon2 checks (bench/argon2-counter.cjs).
 const COUNTED = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${path.join(ROOT, "bench", "argon2-counter.cjs")}`.trim() };
 // Which groups run: BENCH_ONLY=main,memory,traffic,large (all by default). main: 1-8; memory: 9;
-// traffic: 10-13 and 15 (10,000 keys, Connect JSON, restart); large: 14 (100,000 keys).
-const GROUPS = ["main", "memory", "traffic", "large"];
-const only = new Set((process.env.BENCH_ONLY ?? GROUPS.join(",")).split(",").map((g) => g.trim()));
+// traffic: 10-13 and 15 (10,000 keys, Connect JSON, restart); large: 14 (100,000 keys);
+// restart: 15 alone (not in the default run, which has it in traffic).
+const GROUPS = ["main", "memory", "traffic", "large", "restart"];
+const only = new Set((process.env.BENCH_ONLY ?? "main,memory,traffic,large").split(",").map((g) => g.trim()));
 for (const g of only) if (!GROUPS.includes(g)) throw new Error(`BENCH_ONLY: unknown group "${g}" (groups: ${GROUPS.join(", ")})`);
 const LOW_ARGON2 = { APIKEYS_ARGON2_MEMORY_KIB: "1024", APIKEYS_ARGON2_ITERATIONS: "1" };
 // The memory server keeps every entry for the whole scenario (the default TTL is a minute).
@@ -649,6 +650,9 @@ function trafficScenarios(): Promise<void> {
         rotation("13", `${n} keys, Connect JSON, h2c`, ROTATION_KEYS, "connect-h2c"),
       ]);
       restart = await restartScenario(server, service, traffic);
+    } else if (only.has("restart")) {
+      await grow(ROTATION_KEYS);
+      restart = await restartScenario(server, service, traffic);
     }
     if (only.has("large")) {
       await grow(LARGE_ROTATION_KEYS);
@@ -1038,7 +1042,7 @@ function report(): void {
     }
   }
   if (only.has("memory")) target("memory per cached key, V8 heap (9)", memory?.heapBytesPerKey, "<", 1024, 0, " B");
-  if (only.has("traffic") || only.has("large")) {
+  if (only.has("traffic") || only.has("large") || only.has("restart")) {
     out.push("traffic (10-15), each scenario over the health check of the same rounds (median of the rounds):");
     for (const id of ["10", "11", "12", "13", "14o", "14"]) {
       const base = id.startsWith("14") ? "14h" : "10h";
@@ -1116,7 +1120,7 @@ let exampleCommand: string | undefined;
 try {
   if (only.has("main")) await mainServerScenarios();
   if (only.has("memory")) memory = await memoryScenario();
-  if (only.has("traffic") || only.has("large")) await trafficScenarios();
+  if (only.has("traffic") || only.has("large") || only.has("restart")) await trafficScenarios();
 } catch (err) {
   exitCode = 1;
   if (err instanceof CheckFailed) failures.push(`correctness check failed: ${err.message}`);

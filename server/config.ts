@@ -95,7 +95,7 @@ export const OWASP_ARGON2: Argon2Params = Object.freeze({ memoryCost: 19456, tim
  * (8 KiB per lane), about 0.1 ms of CPU where OWASP's password cost takes about 30. Each carries
  * about 190 bits from a CSPRNG, so guessing one is hopeless at any cost: a slow, memory-hard KDF
  * only protects guessable secrets, and NIST SP 800-63B asks for a cost factor only below 112 bits
- * (look-up secrets, 5.1.2.2); above that, an approved one-way function suffices. What the cost does
+ * (look-up secrets, 5.1.2.2); above that, a one-way hash suffices. What the cost does
  * decide is how fast a restarted replica checks its active keys again. argon2id is kept so that
  * every stored secret has one format and one check.
  */
