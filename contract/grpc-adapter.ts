@@ -3,7 +3,7 @@
 // and messages, the same error details. protobuf-es has no grpc-js generator; this is that piece.
 // It lives in the contract because the Terraform provider serves its protocol through it too, so
 // it must never import from server/.
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService, Message, MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createServiceImplSpec } from "@connectrpc/connect";
 import type {
@@ -17,7 +17,6 @@ import * as grpc from "@grpc/grpc-js";
 import { GrpcCallContext } from "./grpc-call-context.js";
 import { toMetadata } from "./grpc-metadata.js";
 import { toStatus } from "./grpc-status.js";
-import { messageCodec } from "./protobuf-flat-codec.js";
 import "./protobuf-text-encoding.js";
 
 /** What every grpc-js server call offers (grpc-js does not export this type). */
@@ -115,8 +114,8 @@ export function addConnectService<S extends DescService>(
 /** The grpc-js method definition: path `/package.Service/Method` and the messages' codecs. */
 export function createMethodDefinition(method: DescMethod): grpc.MethodDefinition<DecodedRequest, Message> {
   const kind = method.methodKind;
-  const input = messageCodec(method.input);
-  const output = messageCodec(method.output);
+  const input = binaryCodec(method.input);
+  const output = binaryCodec(method.output);
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     originalName: method.localName,
@@ -133,9 +132,22 @@ export function createMethodDefinition(method: DescMethod): grpc.MethodDefinitio
   };
 }
 
+/** protobuf-es's binary format for `desc`, in the Buffers grpc-js hands over and takes. */
+function binaryCodec(desc: DescMessage) {
+  return {
+    encode: (message: Message) => asBuffer(toBinary(desc, message)),
+    decode: (bytes: Uint8Array) => fromBinary(desc, asUint8Array(bytes)),
+  };
+}
+
+const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+// protobuf-es keeps subarrays of its input for bytes fields: it gets a plain Uint8Array, as from
+// connect-node, so that implementations see the same types on both listeners.
+const asUint8Array = (bytes: Uint8Array) => (Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes);
+
 /** Decodes `method`'s requests, made once per method (its codec is looked up here, not per call). */
 function requestDecoder(method: DescMethod): (bytes: Buffer) => DecodedRequest {
-  const input = messageCodec(method.input);
+  const input = binaryCodec(method.input);
   return (bytes) => {
     try {
       return { message: input.decode(bytes) };
@@ -255,12 +267,10 @@ function succeed(
 ): void {
   let message: Message;
   try {
-    // A flat answer is serialized from its init shape; making it a message first would only copy it.
-    const codec = messageCodec(ctx.method.output);
-    message = codec.flat ? (init as Message) : create(ctx.method.output, init);
+    message = create(ctx.method.output, init);
     // A kept answer is sent again without headers or trailers, so only answers without them are offered.
     if (offer && header === undefined && trailer === undefined) {
-      const bytes = codec.encode(message);
+      const bytes = binaryCodec(ctx.method.output).encode(message);
       message = bytes as unknown as Message;
       try {
         offer.answers.offer(offer.miss, bytes, ctx);

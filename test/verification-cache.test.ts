@@ -1,6 +1,7 @@
 // The verification cache and the argon2 pool on their own: eviction, generations, TTL, LRU, the
 // fail-closed switch, and the pool's bounds. Through the server they are in replicas.test.ts.
 import { describe, expect, it, vi } from "vitest";
+import { loadConfig } from "../server/config.js";
 import { BusyError } from "../server/errors.js";
 import { createLogger } from "../server/logger.js";
 import { createArgon2Pool } from "../server/verify/argon2-pool.js";
@@ -11,6 +12,15 @@ import { createTokenHmac } from "../server/verify/token-hmac.js";
 const entry = (subject: string, expiresAt = Date.now() + 60_000): CachedKey => ({ subject, workspaceId: "ws", access: "full", scopes: [], legacy: false, expiresAt });
 
 describe("verification cache", () => {
+  it("at the default size, keeps 150,000 active keys without evicting any", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: loadConfig({}).cacheMaxEntries });
+    const g = cache.generation();
+    for (let i = 0; i < 150_000; i++) cache.set(`ak_${i}`, entry(`k${i}`), g);
+    let found = 0;
+    for (let i = 0; i < 150_000; i++) if (cache.get(`ak_${i}`)?.subject === `k${i}`) found++;
+    expect(found).toBe(150_000);
+  }, 120_000);
+
   it("serves what was stored, and nothing for other tokens", () => {
     const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
     cache.set("ak_one", entry("k1"), cache.generation());

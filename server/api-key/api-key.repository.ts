@@ -7,6 +7,12 @@ export async function findApiKeyById(db: Db | Tx, id: string): Promise<ApiKeyRow
   return db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
+/** Keys by id, deleted or not, in one query: each found row by its id. */
+export async function findApiKeysByIds(db: Db, ids: readonly string[]): Promise<Map<string, ApiKeyRow>> {
+  const rows = await db.selectFrom("api_keys").selectAll().where(sql<boolean>`id = any(${ids}::text[])`).execute();
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
 /** A live key by id, locked for update within `tx`. */
 export async function findApiKeyForUpdate(tx: Tx, id: string): Promise<ApiKeyRow | undefined> {
   return tx.selectFrom("api_keys").selectAll().where("id", "=", id).where("deleted_at", "is", null).forUpdate().executeTakeFirst();

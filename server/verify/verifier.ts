@@ -1,7 +1,8 @@
 // The verification path: the cache, which decides a repeated verification with no I/O (a token is
 // cached only once checked in full, so a hit needs no parsing); on a miss, parse and checksum with
-// no I/O, then the row by its public id and one argon2 check in the bounded pool, whose result
-// fills the cache unless the key changed meanwhile. Then the scopes.
+// no I/O, then the row by its public id (one query for the ids of many concurrent misses, as after
+// a restart) and one argon2 check in the bounded pool, whose result fills the cache unless the key
+// changed meanwhile. Then the scopes.
 // A secret found wrong for an existing key is cached too (a CachedRefusal). Problems with the key
 // are a status, not an error.
 //
@@ -20,8 +21,9 @@
 // a restart, a new secret) waits its turn first come, first served, behind at most
 // APIKEYS_ARGON2_MAX_QUEUED_PER_KEY guesses.
 import { parseToken } from "../../contract/key-format.js";
-import { findApiKeyById } from "../api-key/api-key.repository.js";
+import { findApiKeysByIds } from "../api-key/api-key.repository.js";
 import type { Access, ApiKeyRow } from "../api-key/api-key.table.js";
+import { createBatchedLookup } from "../db/batched-lookup.js";
 import type { Db } from "../db/database.js";
 import type { UpgradeHash } from "../hash-upgrade.js";
 import type { Hasher } from "../hashing.js";
@@ -93,6 +95,9 @@ const REFUSED_FROM_CACHE: Verification = Object.freeze({ status: "not_found", ca
 const MAX_HELD_REFUSALS = 10_000;
 const RELEASE_TICK_MS = 5;
 const MALFORMED: Verification = Object.freeze({ status: "malformed" });
+// A few of the database pool's 10 connections, so that other work always finds one; 500 ids a
+// query keep each one short.
+const KEY_ROW_BATCHES = { maxInFlight: 4, maxBatch: 500 };
 
 /** Builds the verifier. */
 export function createVerifier(deps: VerifierDeps): Verifier {
@@ -163,6 +168,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
 
   // A key's (or legacy key's) subject → its last verified secret.
   const known = createKnownSecrets({ cache, maxAgeMs: deps.cacheMaxAgeMs, maxEntries: deps.maxKnown });
+  // Key rows for cache misses, many keys per query when many miss at once (after a restart).
+  const findKeyRow = createBatchedLookup((ids) => findApiKeysByIds(db, ids), KEY_ROW_BATCHES);
 
   /** What the row says of a secret known to have matched `hash`, or undefined if no stored hash is it any more. */
   function matchKnown(row: ApiKeyRow, hash: string): Match | undefined {
@@ -226,7 +233,7 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     const recalled = known.recall(subject, mac);
     // Otherwise a key whose line is full of queued guesses is refused before any query.
     if (!recalled) pool.admit(parsed.id);
-    const row = await findApiKeyById(db, parsed.id);
+    const row = await findKeyRow(parsed.id);
     // Another workspace's key is answered exactly like a missing one, before any argon2 work.
     if (!row || (visibleWorkspace && row.workspace_id !== visibleWorkspace)) return NOT_FOUND;
     let checkMs = 0;
