@@ -57,7 +57,10 @@ export async function expectAccessible(page: Page, view: string): Promise<void> 
   const results = await new AxeBuilder({ page }).analyze();
   const blocking = results.violations.filter((v) => BLOCKING_IMPACTS.has(v.impact ?? ""));
   if (blocking.length > 0) {
-    const lines = blocking.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`);
+    const lines = blocking.flatMap((v) => [
+      `${v.impact} ${v.id}: ${v.help} (${v.helpUrl})`,
+      ...v.nodes.map((n) => `  ${n.target.join(" ")}: ${n.failureSummary?.replace(/\s+/g, " ") ?? ""}`),
+    ]);
     throw new Error(`axe found serious or critical violations on ${view}:\n${lines.join("\n")}`);
   }
 }
