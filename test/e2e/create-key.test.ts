@@ -4,7 +4,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, Page } from "playwright";
+import type { Browser, Locator, Page } from "playwright";
 import { AccessLevel } from "../../contract/gen/apikeys/v1/api_key_pb.js";
 import { VerificationStatus } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { checkView, launchBrowser } from "../support/browser.js";
@@ -68,6 +68,13 @@ async function everythingReadable(page: Page): Promise<string> {
   })()`);
 }
 
+/** The text of the elements that `aria-describedby` names: what a screen reader reads after the field's name. */
+async function describedBy(field: Locator): Promise<string> {
+  const ids = ((await field.getAttribute("aria-describedby")) ?? "").split(/\s+/).filter(Boolean);
+  const texts = await Promise.all(ids.map((id) => field.page().locator(`[id="${id}"]`).textContent()));
+  return texts.join(" ");
+}
+
 describe("Create API key", { timeout: 300_000 }, () => {
   it("creates a Custom key with scopes found by search, shows the secret once, copies it, and leaves no trace after closing", async () => {
     const { page } = await as(server.principals.owner);
@@ -81,6 +88,9 @@ describe("Create API key", { timeout: 300_000 }, () => {
     const name = dialog.getByRole("textbox", { name: /^Name/ });
     await name.fill("x".repeat(101));
     await shown(dialog.getByText(/at most 100 characters/));
+    // Next to its field for everyone: the rule is the field's accessible description, and the field is marked invalid.
+    expect(await describedBy(name)).toMatch(/Name must be at most 100 characters, got 101/);
+    expect(await name.getAttribute("aria-invalid")).toBe("true");
     await name.fill("Snowflake production export");
     await hidden(dialog.getByText(/at most 100 characters/));
 

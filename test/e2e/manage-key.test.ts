@@ -116,5 +116,15 @@ describe("managing a key", { timeout: 300_000 }, () => {
     for (const action of ["created", "edited", "rotated", "deleted"]) expect(text).toContain(action);
     expect(text).toContain("Olivia Owner");
     await checkView(page, "activity");
+
+    // One key's own activity, in its edit dialog: its creation and rotation, nobody else's events.
+    await page.getByRole("tab", { name: "Keys" }).click();
+    await (await shown(rowOf(page, "Fivetran ingest"))).getByRole("button", { name: "Edit" }).click();
+    const own = await shown(page.getByRole("dialog").getByRole("region", { name: "Activity of this key" }));
+    await shown(own.getByText(/rotated/));
+    const ownText = await own.innerText();
+    expect(ownText).toMatch(/created the key .Fivetran ingest./);
+    expect(ownText).not.toContain("Zapier (production)");
+    await checkView(page, "edit-key-activity");
   });
 });
