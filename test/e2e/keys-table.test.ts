@@ -2,7 +2,7 @@
 // hover and on keyboard focus, paging through hundreds of keys, and the empty state.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, Page } from "playwright";
+import type { Browser, Locator, Page } from "playwright";
 import { AccessLevel } from "../../contract/gen/apikeys/v1/api_key_pb.js";
 import { checkView, launchBrowser } from "../support/browser.js";
 import { addWorkspace, hidden, shown, signIn, tabTo, type SignedIn } from "../support/page-session.js";
@@ -59,27 +59,42 @@ describe("the keys table", { timeout: 300_000 }, () => {
     await checkView(page, "keys-table");
   });
 
-  it("shows every catalog scope and that future scopes are included when Full access is hovered", async () => {
+  it("names the creator of a key someone else created", async () => {
     const page = await as(server.principals.admin);
     const row = await shown(page.getByRole("row", { name: /Zapier \(production\)/ }));
     expect(await row.innerText()).toContain("by Olivia Owner");
-    await row.getByRole("button", { name: "Full access" }).hover();
-    const text = await tooltipText(page);
-    for (const scope of catalog) expect(text).toContain(scope);
-    expect(text).toMatch(FUTURE_INCLUDED);
-    await checkView(page, "keys-table-full-access-tooltip");
   });
 
-  it("shows exactly the chosen scopes when Custom gets keyboard focus", async () => {
-    const page = await as(server.principals.admin);
-    const row = await shown(page.getByRole("row", { name: /Snowflake export/ }));
-    await tabTo(page, row.getByRole("button", { name: "Custom" }));
-    const text = await tooltipText(page);
-    const shownScopes = catalog.filter((scope) => text.includes(scope));
-    expect(shownScopes.sort()).toEqual(["orders:read", "reports:export"]);
-    expect(text).not.toMatch(FUTURE_INCLUDED);
-    await checkView(page, "keys-table-custom-tooltip");
-  });
+  // The scopes behind a badge appear for a mouse and for a keyboard alike.
+  const reveal: Record<string, (page: Page, badge: Locator) => Promise<void>> = {
+    hover: (_page, badge) => badge.hover(),
+    "keyboard focus": (page, badge) => tabTo(page, badge),
+  };
+  for (const [how, open] of Object.entries(reveal)) {
+    const view = how.replace(" ", "-");
+    it(`on ${how}, Full access shows every scope in the catalog and that future scopes are included`, async () => {
+      const page = await as(server.principals.admin);
+      const row = await shown(page.getByRole("row", { name: /Zapier \(production\)/ }));
+      expect(await page.getByRole("tooltip").count()).toBe(0);
+      await open(page, row.getByRole("button", { name: "Full access" }));
+      const text = await tooltipText(page);
+      for (const scope of catalog) expect(text).toContain(scope);
+      expect(text).toMatch(FUTURE_INCLUDED);
+      await checkView(page, `keys-table-full-access-${view}`);
+    });
+
+    it(`on ${how}, Custom shows exactly the chosen scopes`, async () => {
+      const page = await as(server.principals.owner);
+      const row = await shown(page.getByRole("row", { name: /Snowflake export/ }));
+      expect(await page.getByRole("tooltip").count()).toBe(0);
+      await open(page, row.getByRole("button", { name: "Custom" }));
+      const text = await tooltipText(page);
+      const shownScopes = catalog.filter((scope) => text.includes(scope));
+      expect(shownScopes.sort()).toEqual(["orders:read", "reports:export"]);
+      expect(text).not.toMatch(FUTURE_INCLUDED);
+      await checkView(page, `keys-table-custom-${view}`);
+    });
+  }
 
   it("pages through a workspace's hundreds of keys, each shown once", async () => {
     const token = await addWorkspace(server, "Initech");

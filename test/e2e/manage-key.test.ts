@@ -101,6 +101,8 @@ describe("managing a key", { timeout: 300_000 }, () => {
     await dialog.getByRole("button", { name: "Rotate" }).click();
     const secret = (await (await shown(dialog.getByText(SECRET))).innerText()).match(SECRET)![0];
     expect(secret).not.toBe(key.secret);
+    expect(await dialog.innerText()).toMatch(/old secret keeps working for 1 hour/i);
+    await checkView(page, "rotate-key-secret");
     expect(await verify(secret)).toBe(VerificationStatus.VALID);
     expect(await verify(key.secret)).toBe(VerificationStatus.VALID);
     const { apiKey } = await server.apiKeys(server.principals.owner).getApiKey({ id: key.id });

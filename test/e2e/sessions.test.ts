@@ -98,9 +98,10 @@ describe("signing in", { timeout: 300_000 }, () => {
   });
 
   it("sends the person to sign in once the session has expired", async () => {
-    const shortLived = await startTestServer({ APIKEYS_SESSION_TTL_MS: "8000" });
+    const shortLived = await startTestServer({ APIKEYS_SESSION_TTL_MS: "20000" });
     try {
       const { page, context } = await as(shortLived.principals.owner, shortLived);
+      // 20 s: long enough to sign in on a busy machine and read the cookie before it expires.
       const [cookie] = await context.cookies();
       // Wait for the session's end by the clock, then act: the page must notice.
       await expect.poll(() => Date.now() / 1000 > cookie!.expires + 1, { timeout: 60_000, interval: 500 }).toBe(true);
