@@ -38,9 +38,17 @@ export const VIEWPORTS = {
   phone: { width: 390, height: 844 },
 } as const;
 
+// What each context's pages said the Content-Security-Policy refused (chromium logs every refusal).
+const cspRefusals = new WeakMap<BrowserContext, string[]>();
+
 /** A fresh context (cookies, storage) on `baseURL`, allowed to use the clipboard. */
 export async function newContext(browser: Browser, baseURL: string): Promise<BrowserContext> {
   const context = await browser.newContext({ baseURL, viewport: VIEWPORTS.desktop });
+  const refusals: string[] = [];
+  cspRefusals.set(context, refusals);
+  context.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) refusals.push(message.text());
+  });
   // The copy button writes with the Clipboard API, and the test reads it back.
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseURL });
   return context;
@@ -67,9 +75,12 @@ export async function expectAccessible(page: Page, view: string): Promise<void> 
 
 /**
  * Checks a view with axe and saves it at both widths as `<view>-desktop.png` and
- * `<view>-phone.png`, full page; the page is left at the desktop width.
+ * `<view>-phone.png`, full page; the page is left at the desktop width. Fails if the
+ * Content-Security-Policy has refused anything on the context's pages so far.
  */
 export async function checkView(page: Page, view: string): Promise<void> {
+  const refused = cspRefusals.get(page.context()) ?? [];
+  if (refused.length > 0) throw new Error(`the Content-Security-Policy refused something before ${view}:\n${refused.join("\n")}`);
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   for (const [name, size] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(size);
