@@ -75,8 +75,9 @@ export async function expectAccessible(page: Page, view: string): Promise<void> 
 
 /**
  * Checks a view with axe and saves it at both widths as `<view>-desktop.png` and
- * `<view>-phone.png`, full page; the page is left at the desktop width. Fails if the
- * Content-Security-Policy has refused anything on the context's pages so far.
+ * `<view>-phone.png` (the whole page, or the viewport while a modal is open); the page is left
+ * at the desktop width. Fails if the Content-Security-Policy has refused anything on the
+ * context's pages so far.
  */
 export async function checkView(page: Page, view: string): Promise<void> {
   const refused = cspRefusals.get(page.context()) ?? [];
@@ -85,7 +86,10 @@ export async function checkView(page: Page, view: string): Promise<void> {
   for (const [name, size] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(size);
     await expectAccessible(page, `${view} (${name})`);
-    await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${view}-${name}.png`), fullPage: true, animations: "disabled" });
+    // A modal's backdrop covers the viewport only, so a full-page picture of a modal shows the
+    // page below it undimmed, which no one ever sees: photograph the viewport then.
+    const fullPage = (await page.locator("dialog[open]").count()) === 0;
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${view}-${name}.png`), fullPage, animations: "disabled" });
   }
   await page.setViewportSize(VIEWPORTS.desktop);
 }
