@@ -127,6 +127,7 @@ describe("managing a key", { timeout: 300_000 }, () => {
     const ownText = await own.innerText();
     expect(ownText).toMatch(/created the key .Fivetran ingest./);
     expect(ownText).not.toContain("Zapier (production)");
+    await own.scrollIntoViewIfNeeded(); // below the form in the dialog's own scroll
     await checkView(page, "edit-key-activity");
   });
 });
