@@ -3,6 +3,7 @@
 // lands on the page their role may use, signed in by an HttpOnly session cookie.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext } from "playwright";
+import { SIGN_IN_ERRORS } from "../../contract/sign-in-errors.js";
 import { checkView, launchBrowser, newContext } from "../support/browser.js";
 import { startServerWithProvider, type TestProvider } from "../support/oidc-provider.js";
 import { shown } from "../support/page-session.js";
@@ -25,17 +26,26 @@ afterAll(async () => {
 const contexts: BrowserContext[] = [];
 afterAll(() => Promise.all(contexts.map((c) => c.close())));
 
-/** Opens /sign-in in a fresh context and signs in with the provider as `sub`, with `groups`. */
-async function signInWithProvider(sub: string, groups: string[]) {
+/** Opens /sign-in in a fresh context and goes through the provider as `sub`, with `groups`, until back on a page. */
+async function throughProvider(sub: string, groups: string[]) {
   idp.setAccount(sub, { name: `Person ${sub}`, email: `${sub}@example.com`, groups, workspace: server.principals.workspaceId });
   idp.signInAs(sub);
   const context = await newContext(browser, server.httpUrl);
   contexts.push(context);
   const page = await context.newPage();
   await page.goto("/sign-in");
+  const start = page.url();
   await page.getByRole("link", { name: "Sign in with Test IdP" }).click();
-  await page.waitForURL((url) => url.origin === server.httpUrl && url.pathname !== "/sign-in" && !url.pathname.startsWith("/auth/"));
+  // Back from the provider: on this server again, past /auth/oidc, and not the page it left.
+  await page.waitForURL((url) => url.href !== start && url.origin === server.httpUrl && !url.pathname.startsWith("/auth/"));
   return { context, page };
+}
+
+/** As throughProvider, for a person who is let in. */
+async function signInWithProvider(sub: string, groups: string[]) {
+  const signedIn = await throughProvider(sub, groups);
+  expect(new URL(signedIn.page.url()).pathname).not.toBe("/sign-in");
+  return signedIn;
 }
 
 describe("signing in with OpenID Connect", { timeout: 300_000 }, () => {
@@ -62,5 +72,13 @@ describe("signing in with OpenID Connect", { timeout: 300_000 }, () => {
   it("brings a member to the message that only owners and admins have access", async () => {
     const { page } = await signInWithProvider("oidc-member", ["staff"]);
     await shown(page.getByText("Only Owners and Admins have access to the API keys management page"));
+  });
+
+  it("sends a person in none of the role groups back to sign in, saying why in words", async () => {
+    const { page, context } = await throughProvider("oidc-nobody", ["marketing"]);
+    expect(new URL(page.url()).pathname).toBe("/sign-in");
+    expect(await (await shown(page.getByRole("alert"))).innerText()).toBe(SIGN_IN_ERRORS.oidc_no_role);
+    expect((await context.cookies(server.httpUrl)).map((c) => c.name)).not.toContain("apikeys_session");
+    await checkView(page, "sign-in-oidc-refused");
   });
 });
