@@ -1,6 +1,5 @@
 // OpenID Connect sign-in against a real provider (oidc-provider) started in this process: the
 // browser's side is driven over HTTP with a cookie-keeping client, hop by hop.
-import { createServer } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,59 +10,21 @@ import { createCookieBrowser, type CookieBrowser } from "./support/cookie-browse
 import { loadConfig } from "../server/config.js";
 import { linkOidcIdentity } from "../server/oidc/oidc-identity.repository.js";
 import { createRelyingParty, OidcSignInError } from "../server/oidc/oidc-relying-party.js";
-import { startTestProvider, type TestProvider } from "./support/oidc-provider.js";
+import { freePort, startServerWithProvider, startTestProvider, type TestProvider } from "./support/oidc-provider.js";
 import { browserClient } from "./support/session.js";
-import { startTestServer, type TestServer } from "./support/test-server.js";
+import type { TestServer } from "./support/test-server.js";
 
 let idp: TestProvider;
 let server: TestServer;
 let redirectUri: string;
 
 beforeAll(async () => {
-  // The redirect URI names this server's port, and the provider registers it before the server
-  // starts: take a free port first (and try another if something took it meanwhile).
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    redirectUri = `http://127.0.0.1:${port}/auth/oidc/callback`;
-    idp = await startTestProvider(() => redirectUri);
-    try {
-      server = await startTestServer({
-        APIKEYS_HTTP_PORT: String(port),
-        APIKEYS_PUBLIC_URL: `http://127.0.0.1:${port}`,
-        APIKEYS_OIDC_ISSUER: idp.issuer,
-        APIKEYS_OIDC_CLIENT_ID: idp.clientId,
-        APIKEYS_OIDC_CLIENT_SECRET: idp.clientSecret,
-        APIKEYS_OIDC_DISPLAY_NAME: "Sign in with Test IdP",
-        APIKEYS_OIDC_SCOPES: "openid profile email apikeys",
-        APIKEYS_OIDC_WORKSPACE_CLAIM: "workspace",
-        APIKEYS_OIDC_ROLE_CLAIM: "groups",
-        APIKEYS_OIDC_OWNER_VALUES: "keys-owners",
-        APIKEYS_OIDC_ADMIN_VALUES: "keys-admins",
-        APIKEYS_OIDC_MEMBER_VALUES: "staff",
-        APIKEYS_OIDC_SUPPORT_VALUES: "support-staff",
-      });
-      return;
-    } catch (err) {
-      await idp.stop();
-      if (attempt >= 3 || !String((err as Error).message).includes("APIKEYS_HTTP_PORT")) throw err;
-    }
-  }
+  ({ server, idp, redirectUri } = await startServerWithProvider());
 }, 120_000);
 afterAll(async () => {
   await server?.stop();
   await idp?.stop();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** A person at the provider, with claims; `groups` map to roles here. */
 function person(sub: string, groups: string[], workspace: string | null = server.principals.workspaceId): string {

@@ -5,8 +5,9 @@
 // look for them where they must not be (logs).
 import { generateKeyPairSync } from "node:crypto";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type AddressInfo } from "node:net";
 import Provider from "oidc-provider";
+import { startTestServer, type TestServer } from "./test-server.js";
 
 export interface TestAccount {
   /** Claims beyond `sub`: name, email, groups, workspace... */
@@ -102,4 +103,59 @@ export async function startTestProvider(redirectUri: (issuer: string) => string,
       server.close(() => resolve());
     }),
   };
+}
+
+/** A server whose sign-in goes through a test provider, and that provider. */
+export interface ServerWithProvider {
+  readonly server: TestServer;
+  readonly idp: TestProvider;
+  /** The server's callback, registered with the provider. */
+  readonly redirectUri: string;
+}
+
+/**
+ * Starts a test provider and a test server signing in through it ("Sign in with Test IdP"; the
+ * `groups` claim maps keys-owners, keys-admins, staff and support-staff to roles, `workspace` to
+ * the workspace). The redirect URI names the server's port, and the provider registers it before
+ * the server starts: a free port is taken first, and another if something took it meanwhile.
+ */
+export async function startServerWithProvider(): Promise<ServerWithProvider> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const redirectUri = `http://127.0.0.1:${port}/auth/oidc/callback`;
+    const idp = await startTestProvider(() => redirectUri);
+    try {
+      const server = await startTestServer({
+        APIKEYS_HTTP_PORT: String(port),
+        APIKEYS_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        APIKEYS_OIDC_ISSUER: idp.issuer,
+        APIKEYS_OIDC_CLIENT_ID: idp.clientId,
+        APIKEYS_OIDC_CLIENT_SECRET: idp.clientSecret,
+        APIKEYS_OIDC_DISPLAY_NAME: "Sign in with Test IdP",
+        APIKEYS_OIDC_SCOPES: "openid profile email apikeys",
+        APIKEYS_OIDC_WORKSPACE_CLAIM: "workspace",
+        APIKEYS_OIDC_ROLE_CLAIM: "groups",
+        APIKEYS_OIDC_OWNER_VALUES: "keys-owners",
+        APIKEYS_OIDC_ADMIN_VALUES: "keys-admins",
+        APIKEYS_OIDC_MEMBER_VALUES: "staff",
+        APIKEYS_OIDC_SUPPORT_VALUES: "support-staff",
+      });
+      return { server, idp, redirectUri };
+    } catch (err) {
+      await idp.stop();
+      if (attempt >= 3 || !String((err as Error).message).includes("APIKEYS_HTTP_PORT")) throw err;
+    }
+  }
+}
+
+/** A TCP port on 127.0.0.1 that was free when asked (something may take it before it is used). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }

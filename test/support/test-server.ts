@@ -50,6 +50,10 @@ export interface TestServer {
    * server has the change it made (the CLI does not wait for running servers); resolves with what it printed.
    */
   operate(...args: string[]): Promise<{ stdout: string; stderr: string }>;
+  /** Stops the server as a deploy does (gracefully), keeping its database; `restart` brings it back. */
+  halt(): Promise<void>;
+  /** Starts the server again (halting it first if it runs) on the same ports and database. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -73,7 +77,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...env,
   });
   const logs: string[] = [];
-  const app = await startApp(config, createLogger("debug", {}, (line) => void logs.push(line)));
+  const log = createLogger("debug", {}, (line) => void logs.push(line));
+  let app = await startApp(config, log);
   const hasher = createHasher(config.argon2);
   const a = await createWorkspaceWithOwner(app.db, hasher, { name: "Acme", ownerName: "Olivia Owner" });
   const workspaceId = a.workspaceId!;
@@ -99,7 +104,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       : createGrpcTransport({ baseUrl: `http://127.0.0.1:${app.grpcPort}`, interceptors: [auth] });
   };
   return {
-    app,
+    get app() {
+      return app;
+    },
     config,
     principals,
     logs,
@@ -114,6 +121,12 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       const { rows } = await sql<{ id: string }>`select max(id)::text as id from changes`.execute(app.db);
       await app.replica.awaitConfirmation(rows[0]!.id);
       return printed;
+    },
+    halt: () => app.close(),
+    restart: async () => {
+      // Closing twice is harmless: a closed app has nothing left to close.
+      await app.close();
+      app = await startApp({ ...config, databaseUrl: app.databaseUrl, grpcPort: app.grpcPort, httpPort: app.httpPort }, log);
     },
     stop: async () => {
       await app.close();
