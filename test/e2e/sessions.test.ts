@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext } from "playwright";
 import { AccessLevel } from "../../contract/gen/apikeys/v1/api_key_pb.js";
 import { checkView, launchBrowser, newContext } from "../support/browser.js";
-import { hidden, shown, signIn, submitSignIn, tokenField, type SignedIn } from "../support/page-session.js";
+import { addWorkspace, hidden, shown, signIn, submitSignIn, tokenField, type SignedIn } from "../support/page-session.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 let server: TestServer;
@@ -95,6 +95,23 @@ describe("signing in", { timeout: 300_000 }, () => {
     await page.goto("/settings/api-keys");
     await page.waitForURL("**/sign-in");
     await hidden(page.getByRole("row", { name: /Zapier \(production\)/ }));
+  });
+
+  it("when the session ends while the page is open, the failed call offers the way to sign in again", async () => {
+    const token = await addWorkspace(server, "Globex");
+    const { page } = await as(token);
+    await shown(page.getByRole("button", { name: "Create API key" }));
+    const { id } = await server.app.db.selectFrom("principals").select("id").where("name", "=", "Globex Owner").executeTakeFirstOrThrow();
+    await server.operate("tokens", "revoke", "--principal", id);
+
+    await page.getByRole("button", { name: "Create API key" }).first().click();
+    const dialog = await shown(page.getByRole("dialog"));
+    await dialog.getByRole("textbox", { name: /^Name/ }).fill("Zapier (production)");
+    await dialog.getByRole("button", { name: /^Create/ }).click();
+    await shown(dialog.getByRole("alert").filter({ hasText: "Your session has ended. Sign in again to continue." }));
+    await dialog.getByRole("button", { name: "Go to sign-in" }).click();
+    await page.waitForURL("**/sign-in");
+    await shown(tokenField(page));
   });
 
   it("sends the person to sign in once the session has expired", async () => {

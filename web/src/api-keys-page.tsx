@@ -6,6 +6,7 @@ import type { QueryClient } from "@tanstack/react-query";
 import { PrincipalKind, Role, SessionService } from "../../contract/gen/apikeys/v1/session_service_pb.js";
 import { KeysView } from "./keys/keys-view.js";
 import { ErrorNotice } from "./ui/error-notice.js";
+import { SignInAction } from "./ui/sign-in-action.js";
 import { describeError } from "./ui/errors.js";
 import { PageRoot, type StylingProps } from "./ui/page-root.js";
 
@@ -26,17 +27,19 @@ export function ApiKeysPage({ transport, queryClient, className, theme, pageSize
     <PageRoot transport={transport} queryClient={queryClient} className={className} theme={theme}>
       {/* A section, not <main>: the host's page has its own main landmark. */}
       <section className="ak-page" aria-label="API keys">
-        <ApiKeysContent pageSize={pageSize} onSignedOut={onSignedOut} />
+        <SignInAction.Provider value={onSignedOut}>
+          <ApiKeysContent pageSize={pageSize} />
+        </SignInAction.Provider>
       </section>
     </PageRoot>
   );
 }
 
 /** The page's content inside PageRoot (the standalone app renders it in its own shell). */
-export function ApiKeysContent({ pageSize, onSignedOut }: { readonly pageSize: number; readonly onSignedOut?: (() => void) | undefined }) {
+export function ApiKeysContent({ pageSize }: { readonly pageSize: number }) {
   const session = useQuery(SessionService.method.getSession, {});
   if (session.error) {
-    return <ErrorNotice error={describeError(session.error)} onRetry={() => void session.refetch()} onSignIn={onSignedOut} />;
+    return <ErrorNotice error={describeError(session.error)} onRetry={() => void session.refetch()} />;
   }
   if (session.isPending) {
     return (
@@ -61,5 +64,5 @@ export function ApiKeysContent({ pageSize, onSignedOut }: { readonly pageSize: n
       </div>
     );
   }
-  return <KeysView principalId={s.principalId} pageSize={pageSize} onSignedOut={onSignedOut} />;
+  return <KeysView principalId={s.principalId} pageSize={pageSize} />;
 }

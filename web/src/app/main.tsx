@@ -11,6 +11,7 @@ import { ApiKeysContent } from "../api-keys-page.js";
 import { SignInContent } from "../sign-in/sign-in-page.js";
 import { LegacyKeysContent } from "../support/legacy-keys-page.js";
 import { ErrorNotice } from "../ui/error-notice.js";
+import { SignInAction } from "../ui/sign-in-action.js";
 import { describeError } from "../ui/errors.js";
 import { createPageQueryClient, PageRoot } from "../ui/page-root.js";
 import "../styles.css";
@@ -52,7 +53,9 @@ function App() {
   };
   return (
     <Shell path={path} navigate={navigate} onSignedOut={signedOut}>
-      {path === ROUTES.support ? <LegacyKeysContent /> : <ApiKeysContent pageSize={50} onSignedOut={() => signedOut("Your session has ended. Sign in again to continue.")} />}
+      <SignInAction.Provider value={() => signedOut("Your session has ended. Sign in again to continue.")}>
+        {path === ROUTES.support ? <LegacyKeysContent /> : <ApiKeysContent pageSize={50} />}
+      </SignInAction.Provider>
     </Shell>
   );
 }

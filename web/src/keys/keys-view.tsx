@@ -16,13 +16,12 @@ import { RotateKeyDialog } from "./rotate-key-dialog.js";
 export interface KeysViewProps {
   readonly principalId: string;
   readonly pageSize: number;
-  readonly onSignedOut?: (() => void) | undefined;
 }
 
 type Open = { readonly kind: "create" } | { readonly kind: KeyAction; readonly key: ApiKey } | undefined;
 
 /** The keys and activity tabs with their dialogs. */
-export function KeysView({ principalId, pageSize, onSignedOut }: KeysViewProps) {
+export function KeysView({ principalId, pageSize }: KeysViewProps) {
   const [tab, setTab] = useState<"keys" | "activity">("keys");
   const [open, setOpen] = useState<Open>();
   const keys = useInfiniteQuery(
@@ -80,7 +79,7 @@ export function KeysView({ principalId, pageSize, onSignedOut }: KeysViewProps) 
       {tab === "keys" ? (
         <section id="ak-panel-keys" role="tabpanel" aria-labelledby="ak-tab-keys" className="ak-panel">
           {keys.error ? (
-            <ErrorNotice error={describeError(keys.error)} onRetry={() => void keys.refetch()} onSignIn={onSignedOut} />
+            <ErrorNotice error={describeError(keys.error)} onRetry={() => void keys.refetch()} />
           ) : keys.isPending ? (
             <div className="ak-card ak-loading" aria-busy="true">
               Loading keys…

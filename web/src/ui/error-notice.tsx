@@ -1,14 +1,16 @@
 // The one way the page shows a failed call: a sentence, and a retry when trying again may help.
+import { useContext } from "react";
 import type { ErrorView } from "./errors.js";
+import { SignInAction } from "./sign-in-action.js";
 
 export interface ErrorNoticeProps {
   readonly error: ErrorView;
   readonly onRetry?: () => void;
-  readonly onSignIn?: () => void;
 }
 
 /** An alert with the error's message and the action that may fix it. */
-export function ErrorNotice({ error, onRetry, onSignIn }: ErrorNoticeProps) {
+export function ErrorNotice({ error, onRetry }: ErrorNoticeProps) {
+  const onSignIn = useContext(SignInAction);
   return (
     <div className="ak-alert ak-alert--error" role="alert">
       <svg className="ak-alert__icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
