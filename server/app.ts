@@ -15,6 +15,7 @@ import { recordChange, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { createRoutes, createServices, type Wiring } from "./routes.js";
 import { addScopes } from "./scope/scope.repository.js";
 import { readScopeCatalogFile } from "./scope/scope-catalog-file.js";
+import type { Tracing } from "./tracing/tracing.js";
 import { createWebAssetsHandler, loadWebAssets, PAGE_ROUTES } from "./web-assets.js";
 
 export interface App {
@@ -36,10 +37,10 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** Starts the service as configured. */
-export async function startApp(config: Config, log: Logger): Promise<App> {
+/** Starts the service as configured; with `tracing`, its calls and their queries make spans. */
+export async function startApp(config: Config, log: Logger, tracing?: Tracing): Promise<App> {
   const database = await resolveDatabaseUrl(config, log);
-  const db = createDatabase(database.url);
+  const db = createDatabase(database.url, undefined, tracing);
   const closers: Array<() => Promise<void> | void> = [() => database.stop(), () => db.destroy()];
   const close = async () => {
     for (const closer of closers.splice(0).reverse()) await closer();
@@ -70,6 +71,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       log,
       idleTimeoutMs: config.idleTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
+      tracing,
     };
     // Both listeners drain at once: both report not serving while in-flight calls finish.
     const listeners: Array<{ shutdown(): Promise<void> }> = [];

@@ -52,6 +52,7 @@ import {
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { CallValues, type HeaderReader } from "../contract/grpc-call-context.js";
 import { decodeFailureAsInvalidArgument } from "./decode-errors.js";
+import type { RpcSpan, Tracing } from "./tracing/tracing.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -65,6 +66,8 @@ export interface ConnectUnaryOptions {
   readonly jsonOptions: JsonOptions;
   /** Receives what an implementation threw that is not a ConnectError (the client gets "internal error"). */
   readonly onInternalError: (error: unknown, method: DescMethod) => void;
+  /** A server span for every call, when traces are on. */
+  readonly tracing?: Tracing;
 }
 
 export interface ConnectUnary {
@@ -142,7 +145,8 @@ export function createConnectUnary(options: ConnectUnaryOptions): ConnectUnary {
     const accepted = headerValue(headers["accept-encoding"]);
     const compression = accepted === null ? null : compressionNegotiate(opt.acceptCompression, null, accepted, "accept-encoding").response;
     const ctx = new ConnectUnaryContext(route.spec.method, req, res, authority, timeout.timeoutMs, binary ? contentTypeUnaryProto : contentTypeUnaryJson);
-    const call = new UnaryCall(route, ctx, res, binary, compression, opt, options, jsonWrite);
+    const span = options.tracing?.startRpc(route.spec.method, "connect_rpc", (name) => headerValue(headers[name]) ?? undefined);
+    const call = new UnaryCall(route, ctx, res, binary, compression, opt, options, jsonWrite, span);
     readBody(req, opt.readMaxBytes, length, (error, body) => {
       if (error) {
         // The rest of the body is not read: the connection cannot carry another request (HTTP/1.1),
@@ -168,13 +172,15 @@ class UnaryCall {
     readonly opt: ReturnType<typeof validateUniversalHandlerOptions>,
     readonly options: ConnectUnaryOptions,
     readonly jsonWrite: JsonOptions,
+    readonly span: RpcSpan | undefined,
   ) {}
 
   run(body: Uint8Array): void {
     let answer: unknown;
     try {
       const input = this.route.serialization.getI(this.binary).parse(body);
-      answer = this.route.spec.impl(input as never, this.ctx);
+      const { impl } = this.route.spec;
+      answer = this.span ? this.span.run(() => impl(input as never, this.ctx)) : impl(input as never, this.ctx);
     } catch (err) {
       return this.fail(err);
     }
@@ -199,6 +205,7 @@ class UnaryCall {
     } catch (err) {
       return this.fail(err);
     }
+    this.span?.end(0);
     this.ctx.end();
     this.send(200, body, undefined);
   }
@@ -206,6 +213,7 @@ class UnaryCall {
   fail(err: unknown): void {
     if (!(err instanceof ConnectError)) this.options.onInternalError(err, this.ctx.method);
     const error = decodeFailureAsInvalidArgument(err instanceof ConnectError ? err : new ConnectError("internal error", Code.Internal, undefined, undefined, err));
+    this.span?.end(error.code);
     this.ctx.end();
     const header = this.ctx.responseHeader;
     header.set("content-type", contentTypeUnaryJson);

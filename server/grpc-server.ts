@@ -12,10 +12,11 @@ import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { ServingStatus, ServingStatusMap } from "grpc-health-check";
-import { addConnectService, type GrpcAdapterOptions } from "../contract/grpc-adapter.js";
+import { createGrpcServiceDefinition, type GrpcAdapterOptions } from "../contract/grpc-adapter.js";
 import { checkGrpcRequestFraming } from "./grpc-request-framing.js";
 import { DEFAULT_IDLE_TIMEOUT_MS, type ListenerOptions } from "./listener-options.js";
 import type { Readiness } from "./readiness.js";
+import { tracedGrpcImplementation } from "./tracing/grpc-spans.js";
 
 /** Each service with its Connect implementation, every pair type-checked (a tuple of any length). */
 export type ServiceRegistrations<T extends readonly DescService[]> = {
@@ -57,10 +58,11 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   type Untyped = { service: DescService; impl: Partial<ServiceImpl<DescService>>; answerCache?: GrpcAdapterOptions["answerCache"] };
   const services = opts.services as unknown as readonly Untyped[];
   for (const { service, impl, answerCache } of services) {
-    addConnectService(server, service, impl, {
+    const { definition, implementation } = createGrpcServiceDefinition(service, impl, {
       onError: (error, method) => log.error("rpc failed", { rpc: `${service.typeName}/${method.name}`, error }),
       answerCache,
     });
+    server.addService(definition, opts.tracing ? tracedGrpcImplementation(service, implementation, opts.tracing) : implementation);
   }
 
   const names = services.map(({ service }) => service.typeName);

@@ -17,6 +17,7 @@ import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, type ListenerOptio
 import type { Logger } from "./logger.js";
 import { repeatedHeaderValues } from "./repeated-headers.js";
 import { strictJsonDecoder } from "./strict-json-decoder.js";
+import { rpcSpanInterceptor } from "./tracing/connect-spans.js";
 
 export interface HttpServerOptions extends ListenerOptions {
   readonly routes: (router: ConnectRouter) => void;
@@ -70,6 +71,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     readMaxBytes: opts.maxMessageBytes,
     jsonOptions: JSON_OPTIONS,
     onInternalError: (error, method) => log.error("rpc failed", { rpc: `${method.parent.typeName}/${method.name}`, error }),
+    tracing: opts.tracing,
   });
   const handler = connectNodeAdapter({
     routes: (r) => {
@@ -80,7 +82,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     },
     readMaxBytes: opts.maxMessageBytes,
     jsonOptions: JSON_OPTIONS,
-    interceptors: [logInternalErrors(log)],
+    // The span's interceptor goes first, so that it sees the error the client is sent.
+    interceptors: opts.tracing ? [rpcSpanInterceptor(opts.tracing), logInternalErrors(log)] : [logInternalErrors(log)],
   });
   const allowed = new Map<string, string[]>();
   for (const h of router?.handlers ?? []) allowed.set(h.requestPath, h.allowedMethods);

@@ -1,4 +1,5 @@
 import type { Logger } from "./logger.js";
+import type { Tracing } from "./tracing/tracing.js";
 
 /** What both listeners (gRPC and HTTP) are configured with. */
 export interface ListenerOptions {
@@ -15,6 +16,8 @@ export interface ListenerOptions {
   readonly idleTimeoutMs?: number;
   /** How long a request's headers and body may take to arrive on the HTTP port; default 30 s. */
   readonly requestTimeoutMs?: number;
+  /** A server span for every call, when traces are on. */
+  readonly tracing?: Tracing;
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;

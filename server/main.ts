@@ -19,6 +19,7 @@ import { recordChange, SCOPES_SUBJECT } from "./replica/change.repository.js";
 import { addScopes, listScopes } from "./scope/scope.repository.js";
 import { SCOPE_NAME } from "./scope/scope-rules.js";
 import { onStopSignals, signalExitCode, STOP_SIGNALS, type StopSignal } from "./stop-signals.js";
+import { startTracing } from "./tracing/trace-export.js";
 
 const USAGE = `usage: apikeys <command> [options]
 
@@ -213,10 +214,13 @@ async function serve(config: Config, log: Logger): Promise<number> {
       },
     }),
   );
-  const app = await startApp(config, log);
+  // Off unless the OTEL_* variables turn it on; a value they cannot mean stops the start here.
+  const tracing = await startTracing(log);
+  const app = await startApp(config, log, tracing);
   say(`The API keys page: ${app.pageUrl} (sign in with a token from \`apikeys bootstrap\`)`);
   await stopRequested;
   await app.close();
+  await tracing?.shutdown(); // sends the spans still buffered
   log.info("stopped");
   return 0;
 }

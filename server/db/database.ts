@@ -10,6 +10,7 @@ import type { PrincipalTable, PrincipalTokenTable } from "../principal/principal
 import type { ChangeTable, ReplicaTable } from "../replica/replica.table.js";
 import type { ScopeTable } from "../scope/scope.table.js";
 import type { WorkspaceTable } from "../workspace/workspace.table.js";
+import type { Tracing } from "../tracing/tracing.js";
 
 /** Every table, as Kysely sees it. */
 export interface Database {
@@ -32,8 +33,8 @@ export type Tx = Transaction<Database>;
 // queueing it for as long as the database is gone (a host that drops packets never refuses).
 const CONNECT_TIMEOUT_MS = 5000;
 
-/** Opens a pool on `url`; close it with `db.destroy()`. */
-export function createDatabase(url: string, poolSize = 10): Db {
+/** Opens a pool on `url`; close it with `db.destroy()`. With `tracing`, each query made inside a call's span gets a span. */
+export function createDatabase(url: string, poolSize = 10, tracing?: Tracing): Db {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
   // A connection can be terminated by the server at any time: a restart or failover (57P01), a
   // crash, the embedded Postgres stopping right after the pool closed. pg emits 'error' on its
@@ -43,7 +44,8 @@ export function createDatabase(url: string, poolSize = 10): Db {
   // ("not queryable"), and pg-pool discards it when released.
   pool.on("connect", (client) => client.on("error", () => {}));
   pool.on("error", () => {});
-  return new Kysely<Database>({ dialect: new KeepCauseDialect({ pool }) });
+  // Without tracing Kysely is given no log hook, and wraps nothing around its queries.
+  return new Kysely<Database>({ dialect: new KeepCauseDialect({ pool }), log: tracing?.queryLog(url) });
 }
 
 // Kysely rolls back a transaction whose callback or COMMIT failed, and a failed ROLLBACK (on a

@@ -11,6 +11,7 @@ import { startApp, type App } from "../../server/app.js";
 import { loadConfig, type Config } from "../../server/config.js";
 import { createHasher } from "../../server/hashing.js";
 import { createLogger } from "../../server/logger.js";
+import type { Tracing } from "../../server/tracing/tracing.js";
 import { addPrincipal, createWorkspaceWithOwner } from "../../server/principal/principal.admin.js";
 import { createTestDatabase } from "./database.js";
 
@@ -62,9 +63,10 @@ export const TEST_ARGON2_ENV = { APIKEYS_ARGON2_MEMORY_KIB: "1024", APIKEYS_ARGO
 
 /**
  * Starts a server on a fresh database; `env` overrides configuration. A DATABASE_URL in `env` is
- * used instead of a fresh database (a cluster of the test's own, see postgres-cluster.ts).
+ * used instead of a fresh database (a cluster of the test's own, see postgres-cluster.ts). With
+ * `options.tracing`, its calls make spans there (see test/traces.test.ts).
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { tracing?: Tracing } = {}): Promise<TestServer> {
   const database = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => {} } : await createTestDatabase();
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -78,7 +80,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   });
   const logs: string[] = [];
   const log = createLogger("debug", {}, (line) => void logs.push(line));
-  let app = await startApp(config, log);
+  let app = await startApp(config, log, options.tracing);
   const hasher = createHasher(config.argon2);
   const a = await createWorkspaceWithOwner(app.db, hasher, { name: "Acme", ownerName: "Olivia Owner" });
   const workspaceId = a.workspaceId!;
@@ -126,7 +128,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     restart: async () => {
       // Closing twice is harmless: a closed app has nothing left to close.
       await app.close();
-      app = await startApp({ ...config, databaseUrl: app.databaseUrl, grpcPort: app.grpcPort, httpPort: app.httpPort }, log);
+      app = await startApp({ ...config, databaseUrl: app.databaseUrl, grpcPort: app.grpcPort, httpPort: app.httpPort }, log, options.tracing);
     },
     stop: async () => {
       await app.close();
