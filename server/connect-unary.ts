@@ -179,8 +179,8 @@ class UnaryCall {
     let answer: unknown;
     try {
       const input = this.route.serialization.getI(this.binary).parse(body);
-      const { impl } = this.route.spec;
-      answer = this.span ? this.span.run(() => impl(input as never, this.ctx)) : impl(input as never, this.ctx);
+      const { spec } = this.route;
+      answer = this.span ? this.span.run(() => spec.impl(input as never, this.ctx)) : spec.impl(input as never, this.ctx);
     } catch (err) {
       return this.fail(err);
     }

@@ -2,7 +2,8 @@
 // query it runs (BEGIN and COMMIT included), with the query and how long it took, in the async
 // context of the code that awaited it, so the span is made afterwards with its real start time,
 // under the call's span. Queries outside any call (the replica's heartbeat, last-used flushes,
-// migrations) get no span: they would be root spans of their own, every second.
+// migrations) get no span: they would be root spans of their own, every second; nor do queries
+// made after their call has answered.
 // A span carries the SQL text, whose values Kysely always sends as parameters, and never the
 // parameters; a failed query's span carries its SQLSTATE, never Postgres' message, which can quote
 // a value ("invalid input syntax for type uuid: ...").
@@ -14,8 +15,11 @@ export function createQuerySpans(tracer: Tracer, databaseUrl: string): KyselyLog
   const server = serverOf(databaseUrl);
   return (event) => {
     const parent = context.active();
-    if (trace.getSpan(parent) === undefined) return;
-    const end = performance.timeOrigin + performance.now();
+    // A span stops recording when it ends (or was never sampled): background work a call started
+    // (an outage's probes, a hash upgrade) keeps its context but is not part of it.
+    if (trace.getSpan(parent)?.isRecording() !== true) return;
+    // performance.now() times, as the SDK takes them: on the same clock as the call's span.
+    const end = performance.now();
     const { operation, table } = describe(event.query);
     const attributes: Attributes = { "db.system": "postgresql", "db.operation": operation, "db.statement": event.query.sql, ...server };
     if (table !== undefined) attributes["db.sql.table"] = table;
