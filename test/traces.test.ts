@@ -17,8 +17,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
 import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { ConfigError } from "../server/config.js";
-import { createDatabase } from "../server/db/database.js";
-import { migrateToLatest } from "../server/db/migrate.js";
 import { TRACE_VARIABLES, traceSettingsFromEnv } from "../server/tracing/trace-settings.js";
 import { createTracing, type Tracing } from "../server/tracing/tracing.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
@@ -257,9 +255,7 @@ describe("bin/apikeys serve and an OTLP/HTTP collector", () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const db = createDatabase(database.url, 1);
-    await migrateToLatest(db);
-    await db.destroy();
+    // bootstrap migrates the database first.
     const env = { ...process.env, DATABASE_URL: database.url, ...TEST_ARGON2_ENV, APIKEYS_LOG_LEVEL: "warn" };
     ownerToken = (await promisify(execFile)("bin/apikeys", ["bootstrap", "--workspace", "Traced", "--owner", "ops"], { env })).stdout.trim();
     // A collector as small as can be: it keeps every request and answers as OTLP/HTTP does.
@@ -275,6 +271,7 @@ describe("bin/apikeys serve and an OTLP/HTTP collector", () => {
     collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
   }, SLOW);
   afterAll(async () => {
+    collector?.closeAllConnections();
     collector?.close();
     await database?.drop();
   });
