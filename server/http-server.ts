@@ -128,10 +128,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       });
       if (inFlight.size === 0) drained?.();
     });
-    // connect-node throws, synchronously and out of this event handler, for a request that names
-    // no host (HTTP/1.0 may omit Host; node requires it only of HTTP/1.1): it would end the process.
-    if (req.headers.host === undefined && !(":authority" in req.headers)) {
-      answerPlain(res, 400, "Send a Host header: this server needs to know which host a request is for.\n");
+    // connect-node throws for a request that names no host (HTTP/1.0 may omit Host; node requires
+    // it only of HTTP/1.1), or one no URL can hold ("a b", "", "x:99999": node takes any value):
+    // a client's mistake, which would otherwise be answered 500 and logged as a server error.
+    const authority = "authority" in req ? req.authority : req.headers.host;
+    if (authority === undefined || !URL.canParse(`http://${authority}`)) {
+      answerPlain(res, 400, "Send a Host header naming this server (a host name or address, and a port if any).\n");
       return;
     }
     try {
