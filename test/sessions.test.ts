@@ -16,6 +16,7 @@ import { PrincipalKind, Role, SessionService, SignInMethod } from "../contract/g
 import { mintToken } from "../contract/key-format.js";
 import { loadConfig } from "../server/config.js";
 import { createHasher } from "../server/hashing.js";
+import { MAX_SESSIONS_PER_PRINCIPAL } from "../server/session/sessions.js";
 import { addPrincipal } from "../server/principal/principal.admin.js";
 import { makeCertificate, type TestCertificate } from "./support/certificate.js";
 import { browserClient, signedInClient, signIn, type SignedIn } from "./support/session.js";
@@ -285,6 +286,31 @@ describe("revocation", () => {
     expect(stderr).toContain(`revoked 1 token(s) and ended 1 browser session(s) of ${admin.principalId}`);
     const error = await failure(client.getSession({}));
     expect([error.code, error.rawMessage]).toEqual([Code.Unauthenticated, expect.stringMatching(/sign in again/)]);
+  });
+});
+
+describe("how many sessions a principal holds", () => {
+  it(`at most ${MAX_SESSIONS_PER_PRINCIPAL}: a sign-in beyond them ends the oldest (whose cookie was cached), and the rest go on`, async () => {
+    const admin = await mintMember("Looping Admin");
+    const first = await signIn(server.httpUrl, admin.token);
+    const firstClient = signedInClient(SessionService, server.httpUrl, first);
+    expect((await firstClient.getSession({})).session!.principalName).toBe("Looping Admin"); // cached now
+    const second = await signIn(server.httpUrl, admin.token);
+    for (let i = 2; i < MAX_SESSIONS_PER_PRINCIPAL; i++) await signIn(server.httpUrl, admin.token);
+    expect((await firstClient.getSession({})).session!.principalName).toBe("Looping Admin");
+    const latest = await signIn(server.httpUrl, admin.token);
+
+    const error = await failure(firstClient.getSession({}));
+    expect([error.code, error.rawMessage]).toEqual([Code.Unauthenticated, expect.stringMatching(/signed out or revoked.*sign in again/)]);
+    for (const kept of [second, latest]) expect((await signedInClient(SessionService, server.httpUrl, kept).getSession({})).session!.principalName).toBe("Looping Admin");
+    const active = await server.app.db
+      .selectFrom("principal_tokens")
+      .select((eb) => eb.fn.countAll<string>().as("n"))
+      .where("principal_id", "=", admin.principalId)
+      .where("session_method", "is not", null)
+      .where("revoked_at", "is", null)
+      .executeTakeFirstOrThrow();
+    expect(Number(active.n)).toBe(MAX_SESSIONS_PER_PRINCIPAL);
   });
 });
 

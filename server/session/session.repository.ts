@@ -1,5 +1,5 @@
 // Sessions are rows of principal_tokens with a session_method (see migration 0003-sessions).
-import type { Db } from "../db/database.js";
+import type { Db, Tx } from "../db/database.js";
 import type { SessionMethod } from "../principal/principal.table.js";
 
 /**
@@ -48,4 +48,36 @@ export async function deleteEndedSessions(db: Db, principalId: string): Promise<
     .where("session_method", "is not", null)
     .where((eb) => eb.or([eb("expires_at", "<=", new Date()), eb("revoked_at", "is not", null)]))
     .execute();
+}
+
+/**
+ * Locks a principal's sessions for this transaction: sign-ins of one principal then count each
+ * other's sessions. Taken first (before a session's insert takes the key-share lock its foreign
+ * key needs, which two sign-ins would then both try to upgrade: a deadlock), and NO KEY UPDATE,
+ * so that rows referring to the principal can still be written meanwhile.
+ */
+export async function lockPrincipalSessions(tx: Tx, principalId: string): Promise<void> {
+  await tx.selectFrom("principals").select("id").where("id", "=", principalId).forNoKeyUpdate().execute();
+}
+
+/** Ends a principal's active sessions beyond the `keep` most recent; returns how many it ended. */
+export async function endSessionsBeyond(tx: Tx, principalId: string, keep: number): Promise<number> {
+  const now = new Date();
+  const result = await tx
+    .updateTable("principal_tokens")
+    .set({ revoked_at: now })
+    .where("id", "in", (eb) =>
+      eb
+        .selectFrom("principal_tokens")
+        .select("id")
+        .where("principal_id", "=", principalId)
+        .where("session_method", "is not", null)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now)
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .offset(keep),
+    )
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

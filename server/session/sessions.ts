@@ -14,7 +14,7 @@ import { principalSubject, recordChange } from "../replica/change.repository.js"
 import { csrfTokenOf } from "./csrf.js";
 import { callerToSession } from "./session.mapper.js";
 import { clearedSessionCookie, sessionCookie } from "./session-cookie.js";
-import { deleteEndedSessions, insertSession, revokeSession } from "./session.repository.js";
+import { deleteEndedSessions, endSessionsBeyond, insertSession, lockPrincipalSessions, revokeSession } from "./session.repository.js";
 
 /** A session just started. */
 export interface StartedSession {
@@ -28,6 +28,7 @@ export interface Sessions {
   /**
    * Starts a session for principal `principalId`, signed in by `method` (with principal token
    * `signedInWith`, whose revocation then ends the session, or null). Services may not sign in.
+   * Beyond MAX_SESSIONS_PER_PRINCIPAL, the principal's oldest sessions end.
    */
   start(s: { principalId: string; method: SessionMethod; signedInWith: string | null }): Promise<StartedSession>;
   /** Ends `session` of principal `principalId` on the server; every replica refuses its cookie once this resolves. */
@@ -48,6 +49,12 @@ export interface SessionsDeps {
   /** Waits until every live replica has evicted a recorded change (bounded; see server/replica). */
   readonly awaitConfirmation: (changeId: string, committed: string) => Promise<void>;
 }
+
+/**
+ * Active sessions a principal may hold; a sign-in beyond it ends the oldest. Without a bound, a
+ * token's holder signing in in a loop would fill the table for a whole session lifetime.
+ */
+export const MAX_SESSIONS_PER_PRINCIPAL = 100;
 
 /** Refuses principals that may not hold a browser session. */
 export function requireBrowserPrincipal(kind: PrincipalKind): void {
@@ -73,10 +80,16 @@ export function createSessions(deps: SessionsDeps): Sessions {
       const id = parseToken(token, SESSION_TOKEN_PREFIX)!.id;
       const hash = await deps.hasher.hash(token);
       const expiresAt = new Date(Date.now() + deps.ttlMs);
-      await db.transaction().execute(async (tx) => {
+      const change = await db.transaction().execute(async (tx) => {
+        await lockPrincipalSessions(tx, principalId);
         await deleteEndedSessions(tx, principalId);
         await insertSession(tx, { id, principal_id: principalId, hash, session_method: method, expires_at: expiresAt, signed_in_with: signedInWith });
+        const ended = await endSessionsBeyond(tx, principalId, MAX_SESSIONS_PER_PRINCIPAL);
+        return ended > 0 ? recordChange(tx, [principalSubject(principalId)]) : undefined;
       });
+      // A replica that does not confirm turns its caches off and so refuses the ended sessions
+      // itself: the new session can be handed out either way.
+      if (change) await deps.awaitConfirmation(change, "Signed in").catch(() => undefined);
       const caller: Caller = {
         id: principal.id,
         name: principal.name,
