@@ -250,7 +250,7 @@ class UnaryCall {
     } else {
       const all = trailerMux(header ?? ctx.responseHeader, trailer ?? new Headers());
       all.set("content-length", String(length));
-      nodeHeaders = toNodeHeaders(all);
+      nodeHeaders = toNodeHeaders(all, (error) => this.options.onInternalError(error, ctx.method));
     }
     (res as http.ServerResponse).writeHead(status, nodeHeaders);
     (res as http.ServerResponse).end(body);
@@ -418,10 +418,19 @@ function nodeHeadersToWeb(headers: http.IncomingHttpHeaders): Headers {
   return out;
 }
 
-/** Fetch Headers as Node's outgoing headers; repeats (set-cookie) as arrays. */
-function toNodeHeaders(headers: Headers): http.OutgoingHttpHeaders {
+/**
+ * Fetch Headers as Node's outgoing headers; repeats (set-cookie) as arrays. Headers takes values
+ * that Node refuses (control characters), and writeHead would then throw out of the call, ending
+ * the process: such a header is dropped and reported, and the call answered, as the gRPC port does.
+ */
+function toNodeHeaders(headers: Headers, report: (error: Error) => void): http.OutgoingHttpHeaders {
   const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
   headers.forEach((value, name) => {
+    try {
+      http.validateHeaderValue(name, value);
+    } catch (err) {
+      return report(new Error(`dropped response header "${name}"`, { cause: err }));
+    }
     const seen = out[name];
     out[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
   });

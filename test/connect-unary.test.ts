@@ -309,3 +309,40 @@ describe("clients we did not write, on the lean path", () => {
     }
   });
 });
+
+describe("response headers Node refuses, on the lean path", () => {
+  it("when an implementation sets a header value with a control character, then the header is dropped and reported, the call answered, and the server keeps serving", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const own = await startHttpServer({
+      host: "127.0.0.1",
+      port: 0,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      // Fetch Headers take "\u0001"; node:http's writeHead throws for it (ERR_INVALID_CHAR).
+      routes: (router) =>
+        router.service(ApiKeyService, {
+          listScopes(_req, ctx) {
+            ctx.responseHeader.set("x-note", "a\u0001b");
+            ctx.responseHeader.set("x-kept", "yes");
+            return { scopes: [{ name: "orders:read", description: "Read orders" }] };
+          },
+        }),
+      log: createLogger("debug", {}, (line) => void lines.push(JSON.parse(line) as Record<string, unknown>)),
+    });
+    try {
+      for (const protocol of ["HTTP/1.1", "h2c"] as const) {
+        const answer = await send(protocol, own.port, { path: `${SERVICE}/ListScopes`, headers: [["content-type", "application/json"]], body: "{}" });
+        expect([answer.status, answer.headers["x-kept"], answer.headers["x-note"]]).toEqual([200, "yes", undefined]);
+        expect(JSON.parse(answer.body.toString())).toEqual({ scopes: [{ name: "orders:read", description: "Read orders" }] });
+      }
+      const reported = lines.filter((l) => l.msg === "rpc failed" && (l.error as { message?: string }).message === 'dropped response header "x-note"');
+      expect(reported).toHaveLength(2);
+      // The access line is written when the response closes, possibly after the client has its answer.
+      for (const started = Date.now(); Date.now() - started < 10_000 && lines.filter((l) => l.msg === "http request").length < 2; ) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(lines.filter((l) => l.msg === "http request").map((l) => l.handler)).toEqual(["connect-unary", "connect-unary"]);
+    } finally {
+      await own.shutdown();
+    }
+  });
+});
