@@ -1,39 +1,24 @@
-// The Connect HandlerContext of one grpc-js call, built lazily. connect's createHandlerContext
-// makes three AbortControllers, a deadline timer and three Headers for every call, used or not;
-// on the verification path that was a large share of a call's CPU. Here each part comes into being
-// when the implementation first reads it: a call that never looks at its signal never pays for one.
-// What an implementation sees is the same as through connect-node. Part of the grpc-js adapter, so
-// like it this must never import from server/.
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+// The Connect HandlerContext of one grpc-js call, built lazily (see lazy-call-context.ts). What an
+// implementation sees is the same as through connect-node. Part of the grpc-js adapter, so like it
+// this must never import from server/.
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextKey, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "./grpc-adapter.js";
 import { metadataToHeaders } from "./grpc-metadata.js";
+import { LazyCallContext, type AbortCall } from "./lazy-call-context.js";
 
-// The reason every finished call's signal is aborted with. Without one, AbortController creates
-// a DOMException with a stack trace per call.
-const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
-
-export class GrpcCallContext implements HandlerContext, HeaderReader {
+export class GrpcCallContext extends LazyCallContext implements HeaderReader {
   readonly protocolName = "grpc";
-  readonly requestMethod = "POST";
-  readonly service: DescService;
-  readonly values: ContextValues;
-  #ended = false;
-  #controller: AbortController | undefined;
-  #release: (() => void) | undefined;
   #requestHeader: Headers | undefined;
-  #responseHeader: Headers | undefined;
-  #responseTrailer: Headers | undefined;
 
   constructor(
-    readonly method: DescMethod,
+    method: DescMethod,
     private readonly call: ServerSurfaceCall,
     private readonly shutdownSignal: AbortSignal | undefined,
     values: ContextValues | undefined,
   ) {
-    this.service = method.parent;
-    this.values = values ?? new CallValues();
+    super(method, values ?? new CallValues());
   }
 
   timeoutMs(): number | undefined {
@@ -59,40 +44,9 @@ export class GrpcCallContext implements HandlerContext, HeaderReader {
     return values.length === 0 ? null : values.length === 1 ? values[0]! : values.join(", ");
   }
 
-  get responseHeader(): Headers {
-    return (this.#responseHeader ??= new Headers());
-  }
-
-  get responseTrailer(): Headers {
-    return (this.#responseTrailer ??= new Headers());
-  }
-
-  /** The response headers, or undefined when the implementation never touched them. */
-  get responseHeaderIfUsed(): Headers | undefined {
-    return this.#responseHeader;
-  }
-
-  /** The response trailers, or undefined when the implementation never touched them. */
-  get responseTrailerIfUsed(): Headers | undefined {
-    return this.#responseTrailer;
-  }
-
-  /**
-   * Aborted when the client cancels, the deadline passes, the server shuts down, or the call ends
-   * (with the reasons connect-node gives). Made on first read, from the call's state at that time.
-   */
-  get signal(): AbortSignal {
-    if (this.#controller) return this.#controller.signal;
-    const controller = (this.#controller = new AbortController());
-    if (this.#ended) {
-      controller.abort(CALL_ENDED);
-      return controller.signal;
-    }
+  /** The client cancels, the deadline passes, or the server shuts down (with connect-node's reasons). */
+  protected watch(abort: AbortCall): () => void {
     const { call, shutdownSignal } = this;
-    const abort = (reason: unknown) => {
-      this.#release?.();
-      controller.abort(reason);
-    };
     const onCancelled = () => abort(new ConnectError("the client canceled the call", Code.Canceled));
     const onShutdown = () => abort(shutdownSignal?.reason);
     const onDeadline = () => abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
@@ -100,23 +54,14 @@ export class GrpcCallContext implements HandlerContext, HeaderReader {
     const timer = timeout === undefined ? undefined : setTimeout(onDeadline, timeout);
     call.once("cancelled", onCancelled);
     shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
-    this.#release = () => {
+    if (call.cancelled) onCancelled();
+    else if (shutdownSignal?.aborted) onShutdown();
+    else if (timeout === 0) onDeadline();
+    return () => {
       clearTimeout(timer);
       call.off("cancelled", onCancelled);
       shutdownSignal?.removeEventListener("abort", onShutdown);
     };
-    if (call.cancelled) onCancelled();
-    else if (shutdownSignal?.aborted) onShutdown();
-    else if (timeout === 0) onDeadline();
-    return controller.signal;
-  }
-
-  /** The call has ended: its signal (if one was made) aborts, and its timer and listeners go. */
-  end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#release?.();
-    this.#controller?.abort(CALL_ENDED);
   }
 }
 

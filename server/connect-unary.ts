@@ -27,7 +27,6 @@ import {
   createMethodImplSpec,
   createServiceImplSpec,
   type ConnectRouter,
-  type HandlerContext,
   type MethodImplSpec,
 } from "@connectrpc/connect";
 import {
@@ -50,6 +49,7 @@ import {
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { LazyCallContext, type AbortCall } from "../contract/lazy-call-context.js";
 import { CallValues, type HeaderReader } from "../contract/grpc-call-context.js";
 import { decodeFailureAsInvalidArgument } from "./decode-errors.js";
 import type { RpcSpan, Tracing } from "./tracing/tracing.js";
@@ -81,9 +81,6 @@ interface Route {
   readonly spec: UnarySpec;
   readonly serialization: ReturnType<typeof createMethodSerializationLookup>;
 }
-
-// The reason a finished call's signal is aborted with (without one, Node builds a DOMException).
-const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
 
 /** Creates the lean unary Connect path (see the top of this file). */
 export function createConnectUnary(options: ConnectUnaryOptions): ConnectUnary {
@@ -302,23 +299,15 @@ function stopStreamAfterAnswer(stream: http2.ServerHttp2Stream): void {
 
 /**
  * The HandlerContext of one call on the lean path: what connect-node's createHandlerContext gives,
- * each part made when first read.
+ * each part made when first read (see contract/lazy-call-context.ts).
  */
-class ConnectUnaryContext implements HandlerContext, HeaderReader {
+class ConnectUnaryContext extends LazyCallContext implements HeaderReader {
   readonly protocolName = "connect";
-  readonly requestMethod = "POST";
-  readonly service: DescService;
-  readonly values = new CallValues();
   readonly #deadline: number | undefined;
-  #ended = false;
-  #controller: AbortController | undefined;
-  #release: (() => void) | undefined;
   #requestHeader: Headers | undefined;
-  #responseHeader: Headers | undefined;
-  #responseTrailer: Headers | undefined;
 
   constructor(
-    readonly method: DescMethod,
+    method: DescMethod,
     private readonly req: Request,
     private readonly res: Response,
     private readonly authority: string,
@@ -326,7 +315,7 @@ class ConnectUnaryContext implements HandlerContext, HeaderReader {
     /** The content type of a successful answer. */
     readonly contentType: string,
   ) {
-    this.service = method.parent;
+    super(method, new CallValues());
     this.#deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   }
 
@@ -349,55 +338,22 @@ class ConnectUnaryContext implements HandlerContext, HeaderReader {
     return headerValue(this.req.headers[name.toLowerCase()]);
   }
 
-  get responseHeader(): Headers {
-    return (this.#responseHeader ??= new Headers({ "content-type": this.contentType }));
+  protected override initialResponseHeader(): Headers {
+    return new Headers({ "content-type": this.contentType });
   }
 
-  get responseTrailer(): Headers {
-    return (this.#responseTrailer ??= new Headers());
-  }
-
-  /** The response headers, or undefined when nobody touched them. */
-  get responseHeaderIfUsed(): Headers | undefined {
-    return this.#responseHeader;
-  }
-
-  /** The response trailers, or undefined when nobody touched them. */
-  get responseTrailerIfUsed(): Headers | undefined {
-    return this.#responseTrailer;
-  }
-
-  /** Aborted when the client goes away, the deadline passes, or the call ends. Made on first read. */
-  get signal(): AbortSignal {
-    if (this.#controller) return this.#controller.signal;
-    const controller = (this.#controller = new AbortController());
-    if (this.#ended) {
-      controller.abort(CALL_ENDED);
-      return controller.signal;
-    }
-    const abort = (reason: unknown) => {
-      this.#release?.();
-      controller.abort(reason);
-    };
+  /** The client goes away, or the deadline passes. */
+  protected watch(abort: AbortCall): () => void {
     const onClose = () => abort(new ConnectError("the client closed the request", Code.Canceled));
     const onDeadline = () => abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
     const left = this.timeoutMs();
     const timer = left === undefined ? undefined : setTimeout(onDeadline, Math.max(0, left));
     this.res.once("close", onClose);
-    this.#release = () => {
+    if (this.res.destroyed) onClose();
+    return () => {
       clearTimeout(timer);
       this.res.off("close", onClose);
     };
-    if (this.res.destroyed) onClose();
-    return controller.signal;
-  }
-
-  /** The call has ended: its signal (if one was made) aborts, and its timer and listener go. */
-  end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#release?.();
-    this.#controller?.abort(CALL_ENDED);
   }
 }
 
