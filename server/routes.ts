@@ -116,8 +116,10 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     throw err;
   });
   const { awaitConfirmation } = replica;
-  // Browser sessions: the cookie is Secure when this server terminates TLS.
-  const secure = config.tls !== undefined;
+  // Browser sessions: the cookie is Secure when this server terminates TLS, or when browsers reach
+  // it over https (APIKEYS_PUBLIC_URL, behind a proxy that terminates TLS), as the OpenID Connect
+  // attempt cookie set in the same answer is.
+  const secure = config.tls !== undefined || config.oidc?.publicUrl.protocol === "https:";
   const sessions = createSessions({ db, hasher, ttlMs: config.sessionTtlMs, secure, awaitConfirmation });
   const cookie = createCookieAuthenticator({ session: authenticator.session, secure });
   const edge = { authenticate: authenticator.bearer, cookie, log, outage };

@@ -446,3 +446,28 @@ describe("over TLS", () => {
     expect(parseSetCookie(out.setCookies[0]!)).toMatchObject({ name: "apikeys_session", value: "", maxAge: 0, secure: true });
   });
 });
+
+describe("behind a proxy that terminates TLS (APIKEYS_PUBLIC_URL is https)", () => {
+  let proxied: TestServer;
+  beforeAll(async () => {
+    // OpenID Connect's configuration only: its provider is contacted when a sign-in starts, never here.
+    proxied = await startTestServer({
+      APIKEYS_PUBLIC_URL: "https://keys.example.com",
+      APIKEYS_OIDC_ISSUER: "https://login.example.com",
+      APIKEYS_OIDC_CLIENT_ID: "apikeys",
+      APIKEYS_OIDC_CLIENT_SECRET: "s3cret",
+      APIKEYS_OIDC_WORKSPACE_CLAIM: "workspace",
+      APIKEYS_OIDC_OWNER_VALUES: "keys-owners",
+    });
+  });
+  afterAll(() => proxied?.stop());
+
+  it("the cookie is Secure, as the OpenID Connect attempt cookie set beside it is, and so is the one that clears it", async () => {
+    const base = `${proxied.httpUrl}/apikeys.v1.SessionService`;
+    const signedIn = await curl(`${base}/SignIn`, { token: proxied.principals.owner });
+    expect(parseSetCookie(signedIn.setCookies[0]!)).toMatchObject({ name: "apikeys_session", secure: true, httpOnly: true, sameSite: "strict" });
+    const refused = await curl(`${base}/GetSession`, {}, { cookie: "apikeys_session=aks_notasession" });
+    expect(refused.status).toBe(401);
+    expect(parseSetCookie(refused.setCookies[0]!)).toMatchObject({ name: "apikeys_session", value: "", maxAge: 0, secure: true });
+  });
+});
