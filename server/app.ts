@@ -8,6 +8,7 @@ import { startGrpcServer } from "./grpc-server.js";
 import { startHttpServer, type PlainHandler } from "./http-server.js";
 import { explainListenError } from "./listen-error.js";
 import type { Logger } from "./logger.js";
+import { startMetricsServer } from "./metrics/metrics-server.js";
 import { createOidcRoutes } from "./oidc/oidc-routes.js";
 import { createRelyingParty } from "./oidc/oidc-relying-party.js";
 import { createHealthHandler } from "./readiness.js";
@@ -21,6 +22,8 @@ import { createWebAssetsHandler, loadWebAssets, PAGE_ROUTES } from "./web-assets
 export interface App {
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** The metrics port (GET /metrics), when APIKEYS_METRICS_PORT is set. */
+  readonly metricsPort: number | undefined;
   /** The API keys page on the HTTP port. */
   readonly pageUrl: string;
   readonly databaseUrl: string;
@@ -57,7 +60,7 @@ export async function startApp(config: Config, log: Logger, tracing?: Tracing): 
       });
       if (added.length > 0) log.info("scopes added from catalog file", { file: config.scopesFile, added });
     }
-    const { services, replica, readiness, caches, argon2, sessions, stop } = await createServices(db, config, log, database.url);
+    const { services, replica, readiness, caches, argon2, sessions, metrics, stop } = await createServices(db, config, log, database.url);
     closers.push(stop);
 
     const tls = config.tls && {
@@ -101,15 +104,22 @@ export async function startApp(config: Config, log: Logger, tracing?: Tracing): 
       throw explainListenError(err, { listener: "HTTP", host: config.host, port: config.httpPort, variable: "APIKEYS_HTTP_PORT" });
     });
     listeners.push(http);
+    const metricsServer =
+      metrics &&
+      (await startMetricsServer({ host: config.host, port: config.metricsPort!, registry: metrics.registry, log }).catch((err: unknown) => {
+        throw explainListenError(err, { listener: "metrics", host: config.host, port: config.metricsPort!, variable: "APIKEYS_METRICS_PORT" });
+      }));
+    if (metricsServer) listeners.push(metricsServer);
     const scheme = tls ? "https" : "http";
     const pageUrl = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${http.port}${PAGE_ROUTES[0]}`;
     log.info("apikeys is serving", {
       grpc: `${config.host}:${grpc.port}`,
       http: `${scheme}://${config.host}:${http.port}`,
+      ...(metricsServer ? { metrics: `http://${config.host}:${metricsServer.port}/metrics` } : {}),
       keyPrefix: config.keyPrefix,
       page: pageUrl,
     });
-    return { grpcPort: grpc.port, httpPort: http.port, pageUrl, databaseUrl: database.url, db, replica, readiness, caches, argon2, close };
+    return { grpcPort: grpc.port, httpPort: http.port, metricsPort: metricsServer?.port, pageUrl, databaseUrl: database.url, db, replica, readiness, caches, argon2, close };
   } catch (err) {
     await close();
     throw err;

@@ -16,6 +16,8 @@ export interface Config {
   readonly host: string;
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** Prometheus metrics on a listener of their own (GET /metrics); undefined: no metrics at all. */
+  readonly metricsPort: number | undefined;
   /** Unset: start an embedded Postgres in `dataDir`. */
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
@@ -115,6 +117,7 @@ export const CONFIG_VARIABLES = [
   "APIKEYS_HOST",
   "APIKEYS_GRPC_PORT",
   "APIKEYS_HTTP_PORT",
+  "APIKEYS_METRICS_PORT",
   "DATABASE_URL",
   "APIKEYS_DATA_DIR",
   "APIKEYS_KEY_PREFIX",
@@ -204,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.APIKEYS_HOST || "127.0.0.1",
     grpcPort: int("APIKEYS_GRPC_PORT", 50051, 0, 65535),
     httpPort: int("APIKEYS_HTTP_PORT", 8080, 0, 65535),
+    metricsPort: env.APIKEYS_METRICS_PORT ? int("APIKEYS_METRICS_PORT", 0, 0, 65535) : undefined,
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.APIKEYS_DATA_DIR || ".apikeys",
     keyPrefix,

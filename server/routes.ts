@@ -14,6 +14,7 @@ import { createHasher } from "./hashing.js";
 import { startLegacyHintCache } from "./legacy/legacy-hint-cache.js";
 import { createSupportService } from "./legacy/support.service.js";
 import type { Logger } from "./logger.js";
+import { countingVerifications, createMetrics } from "./metrics/metrics.js";
 import { createReadiness } from "./readiness.js";
 import { createAuthenticator, type CachedCaller } from "./principal/authenticate.js";
 import { startReplica } from "./replica/replica.js";
@@ -39,8 +40,10 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   const upgradeHash = createHashUpgrader(db, { keys: hasher, legacy: createHasher(config.legacyArgon2) }, log);
   // Not serving until the replica listens; the outage log and the replica keep it current.
   const readiness = createReadiness();
+  // Prometheus metrics only when their port is configured: otherwise no call pays for them.
+  const metrics = config.metricsPort === undefined ? undefined : createMetrics();
   const outage = createOutageLog(db, log, { onReachable: readiness.setDatabaseReachable });
-  const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log, outage);
+  const lastUsed = createLastUsedRecorder(db, config.lastUsedFlushMs, log, outage, metrics?.lastUsedFlush);
   const legacyHints = await startLegacyHintCache(db, config.legacyRefreshMs, log, outage);
   // What this replica keeps in memory, and the two ways the replica listener keeps it true:
   // `invalidate` for each change's subjects (a changed catalog is read again before the change
@@ -66,14 +69,17 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   // Whole answers to repeated VerifyApiKey calls on the gRPC port, good while the entries and the
   // catalog they were computed from are (see answer-cache.ts): kept true by the two ways above.
   const logKeptAnswer = keptAnswerLog(log, ApiKeyService.method.verifyApiKey);
+  const keptAnswerCall = metrics?.rpc.forMethod(ApiKeyService.method.verifyApiKey);
   const answers = createAnswerCache({
     keys: keyCache,
     callers: callerCache,
     catalog,
     maxEntries: config.cacheMaxEntries,
-    onReuse: (answer) => {
+    onReuse: (answer, startedMs) => {
       recordUse(lastUsed, answer.key);
       logKeptAnswer(answer.caller.id);
+      metrics?.verification(answer.status);
+      keptAnswerCall?.("grpc", 0, performance.now() - startedMs);
     },
   });
   const pool = createArgon2Pool({
@@ -82,7 +88,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     maxQueuedPerKey: config.argon2MaxQueuedPerKey,
     log: log.child({ component: "argon2-pool" }),
   });
-  const verify = createVerifier({
+  const verifier = createVerifier({
     db,
     hasher,
     upgradeHash,
@@ -95,6 +101,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     cacheMaxAgeMs: config.cacheMaxAgeMs,
     maxKnown: config.cacheMaxEntries,
   });
+  const verify = metrics ? countingVerifications(verifier, metrics) : verifier;
   const authenticator = createAuthenticator({
     db,
     hasher,
@@ -106,10 +113,12 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   });
   // Every change evicts here before it is confirmed; a delete or change waits for every replica.
   const onHealth = (healthy: boolean) => {
+    if (!healthy && readiness.state().replicaListener === "listening") metrics?.cachesTurnedOff();
     setCachesEnabled(healthy);
     readiness.setListening(healthy);
   };
-  const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth, outage }).catch(async (err: unknown) => {
+  const onConfirmation = metrics?.confirmation;
+  const replica = await startReplica({ databaseUrl, db, log, onChange: invalidate, onHealth, outage, onConfirmation }).catch(async (err: unknown) => {
     outage.stop();
     await legacyHints.stop();
     await lastUsed.stop();
@@ -122,7 +131,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
   const secure = config.tls !== undefined || config.oidc?.publicUrl.protocol === "https:";
   const sessions = createSessions({ db, hasher, ttlMs: config.sessionTtlMs, secure, awaitConfirmation });
   const cookie = createCookieAuthenticator({ session: authenticator.session, secure });
-  const edge = { authenticate: authenticator.bearer, cookie, log, outage };
+  const edge = { authenticate: authenticator.bearer, cookie, log, outage, calls: metrics?.rpc };
   // Other ways of signing in (OpenID Connect) add themselves to GetSignInOptions here, and start
   // sessions through `sessions`.
   const oidc = config.oidc && create(OidcSignInSchema, { displayName: config.oidc.displayName, startPath: OIDC_START_PATH });
@@ -143,8 +152,11 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
       }),
     },
   ] as const;
+  metrics?.watch({ caches: { keys: keyCache, callers: callerCache, answers }, argon2: pool, readiness, db, lastUsed });
   return {
     services,
+    /** Prometheus metrics, when APIKEYS_METRICS_PORT is set: the registry the metrics port serves. */
+    metrics,
     /** The in-memory caches, for the replica listener and for tests. */
     caches: { keys: keyCache, callers: callerCache, answers, invalidate, setEnabled: setCachesEnabled },
     /** The argon2 pool's counters (refusals, suspected guesses, "key under attack" warnings). */

@@ -10,6 +10,7 @@ import type { OutageLog } from "./db/outage-log.js";
 import { deadlinePassed } from "./deadline.js";
 import { DeadlineExceededError, toConnectError, UnauthenticatedError } from "./errors.js";
 import type { LogFields, Logger, LogLevel } from "./logger.js";
+import type { CallObserver, RpcMetrics } from "./metrics/rpc-metrics.js";
 import { callerKey, type Caller } from "./principal/caller.js";
 import type { Authenticate } from "./principal/authenticate.js";
 import { requestChecker } from "./request-checks.js";
@@ -39,6 +40,8 @@ export function withRpcBoundary<S extends DescService>(
     noCredential?: readonly DescMethod[];
     log: Logger;
     outage?: OutageLog;
+    /** Counts each call and its latency (Prometheus metrics); absent, nothing is counted. */
+    calls?: RpcMetrics;
   },
 ): ServiceImpl<S> {
   const wrapped: Record<string, AnyMethod> = {};
@@ -47,13 +50,14 @@ export function withRpcBoundary<S extends DescService>(
     if (!inner) continue;
     const { rpc, okLevel } = lineOf(method);
     const check = requestChecker(method.input);
+    const observe = deps.calls?.forMethod(method);
     if (deps.noCredential?.includes(method)) {
-      wrapped[method.localName] = (req, ctx) => new BoundaryCall(rpc, okLevel, deps.log, ctx, deps.outage).run(inner, req, undefined, check);
+      wrapped[method.localName] = (req, ctx) => new BoundaryCall(rpc, okLevel, deps.log, ctx, deps.outage, observe).run(inner, req, undefined, check);
       continue;
     }
     const changesSomething = method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
     wrapped[method.localName] = (req, ctx) => {
-      const call = new BoundaryCall(rpc, okLevel, deps.log, ctx, deps.outage);
+      const call = new BoundaryCall(rpc, okLevel, deps.log, ctx, deps.outage, observe);
       let caller: Caller | Promise<Caller>;
       try {
         const authorization = requestHeaderValue(ctx, "authorization");
@@ -120,6 +124,7 @@ class BoundaryCall {
     readonly log: Logger,
     readonly ctx: HandlerContext,
     readonly outage: OutageLog | undefined,
+    readonly observe: CallObserver | undefined,
   ) {
     this.extra = log.enabled(okLevel) ? {} : undefined;
     if (this.extra) ctx.values.set(logFieldsKey, this.extra);
@@ -145,6 +150,7 @@ class BoundaryCall {
   }
 
   ok<T>(res: T): T {
+    this.observe?.(this.ctx.protocolName, 0, performance.now() - this.started);
     if (this.extra) this.log[this.okLevel]("rpc", this.line("ok"));
     return res;
   }
@@ -152,6 +158,7 @@ class BoundaryCall {
   /** Maps `err` to the Connect error the client gets, logs it, and throws it. */
   fail(err: unknown): never {
     const error: ConnectError = wellFormed(toConnectError(err));
+    this.observe?.(this.ctx.protocolName, error.code, performance.now() - this.started);
     if (error.code === Code.Internal) this.log.error("rpc failed", { ...this.line(Code[error.code]), error: error.cause });
     else if (this.extra) this.log[this.okLevel]("rpc", this.line(Code[error.code]));
     // An unreachable database is logged once per outage, not once per call.

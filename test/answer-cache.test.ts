@@ -38,7 +38,7 @@ describe("the answer cache, on its own", () => {
   const request = Buffer.from("request bytes");
   const answer = Buffer.from([8, 1, 16, 1]);
   const reusable = (over: Partial<ReusableAnswer> = {}) =>
-    ({ values: createContextValues().set(reusableAnswerKey, { key, caller, catalog: undefined, ...over }) }) as never;
+    ({ values: createContextValues().set(reusableAnswerKey, { key, caller, catalog: undefined, status: "valid", ...over }) }) as never;
   const fresh = () => {
     const options = { ttlMs: 60_000, maxEntries: 100 };
     const keys = createVerificationCache(options);
@@ -65,7 +65,7 @@ describe("the answer cache, on its own", () => {
     expect(isKept(callWith("Bearer b"))).toBe(false);
     expect(Buffer.isBuffer(cache.lookup(callWith("Bearer a"), Buffer.from("other request")))).toBe(false);
     expect(reused.map((a) => [a.key, a.caller])).toEqual([[key, caller]]);
-    expect(cache.stats()).toEqual({ hits: 1, size: 1 });
+    expect(cache.stats()).toEqual({ hits: 1, misses: 3, size: 1, evictions: { stale: 0, full: 0 } });
   });
 
   it("keeps nothing unmarked, nothing past its key's or caller's expiry, nothing long, and nothing for a call without exactly one authorization header", () => {

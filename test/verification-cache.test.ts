@@ -246,7 +246,8 @@ describe("argon2 pool", () => {
     const warned = () => lines.map((l) => JSON.parse(l) as { msg: string; keyId: string }).filter((l) => l.msg.startsWith("key under attack"));
     expect(warned().map((l) => l.keyId)).toEqual(["k1"]);
     // 3 found 3 others queued or running, 2 of them were refused.
-    expect(pool.stats()).toEqual({ refused: 2, contended: 3, warnings: 1 });
+    // One check runs; k1's line holds 3, k2's 1 and k2's other waits for the slot; none has started yet.
+    expect(pool.stats()).toEqual({ running: 1, queued: 5, started: 0, refused: 2, contended: 3, warnings: 1 });
     gate.resolve();
     await Promise.all(first);
     const later = deferred();
@@ -270,7 +271,7 @@ describe("argon2 pool", () => {
     const msgs = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
     expect(msgs.filter((m) => m.startsWith("key under attack"))).toEqual([]);
     expect(msgs).toEqual(["argon2 pool full: refusing first verifications; if this lasts, raise APIKEYS_ARGON2_MAX_QUEUED or add replicas"]);
-    expect(pool.stats()).toEqual({ refused: 4_000, contended: 0, warnings: 0 });
+    expect(pool.stats()).toEqual({ running: 1, queued: 1, started: 1, refused: 4_000, contended: 0, warnings: 0 });
     gate.resolve();
     await Promise.all(held);
   });

@@ -303,7 +303,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ServiceImpl<typeof
 function verificationToProto(result: Verification, ctx: HandlerContext, caller: Caller) {
   const fields = ctx.values.get(logFieldsKey);
   if (fields) fields.cache = result.cached ? "hit" : "miss";
-  if (result.entry && isCachedCaller(caller)) ctx.values.set(reusableAnswerKey, { key: result.entry, caller, catalog: result.catalog });
+  if (result.entry && isCachedCaller(caller)) ctx.values.set(reusableAnswerKey, { key: result.entry, caller, catalog: result.catalog, status: result.status });
   return {
     valid: result.status === "valid",
     status: STATUS[result.status],

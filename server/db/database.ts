@@ -33,6 +33,25 @@ export type Tx = Transaction<Database>;
 // queueing it for as long as the database is gone (a host that drops packets never refuses).
 const CONNECT_TIMEOUT_MS = 5000;
 
+/** How a database's connection pool is used right now. */
+export interface PoolUsage {
+  /** Connections open, idle or checked out. */
+  readonly total: number;
+  readonly idle: number;
+  /** Queries (or transactions) waiting for a connection. */
+  readonly waiting: number;
+  readonly max: number;
+}
+
+// Each handle's pg pool, for poolUsage: Kysely keeps its dialect's pool to itself.
+const pools = new WeakMap<Db, pg.Pool>();
+
+/** The connection pool's counters of a handle made by createDatabase. */
+export function poolUsage(db: Db): PoolUsage | undefined {
+  const pool = pools.get(db);
+  return pool && { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
+}
+
 /** Opens a pool on `url`; close it with `db.destroy()`. With `tracing`, each query made inside a call's span gets a span. */
 export function createDatabase(url: string, poolSize = 10, tracing?: Tracing): Db {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
@@ -45,7 +64,9 @@ export function createDatabase(url: string, poolSize = 10, tracing?: Tracing): D
   pool.on("connect", (client) => client.on("error", () => {}));
   pool.on("error", () => {});
   // Without tracing Kysely is given no log hook, and wraps nothing around its queries.
-  return new Kysely<Database>({ dialect: new KeepCauseDialect({ pool }), log: tracing?.queryLog(url) });
+  const db = new Kysely<Database>({ dialect: new KeepCauseDialect({ pool }), log: tracing?.queryLog(url) });
+  pools.set(db, pool);
+  return db;
 }
 
 // Kysely rolls back a transaction whose callback or COMMIT failed, and a failed ROLLBACK (on a

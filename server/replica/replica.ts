@@ -40,6 +40,11 @@ export interface ReplicaOptions {
   readonly heartbeatMs?: number;
   /** How long `awaitConfirmation` waits at most (default 2000 ms). */
   readonly confirmTimeoutMs?: number;
+  /**
+   * Told how each `awaitConfirmation` ended and how long it took: confirmed by every live replica,
+   * missed (some did not confirm in time), or unchecked (it threw: nobody could check).
+   */
+  onConfirmation?(outcome: "confirmed" | "missed" | "unchecked", ms: number): void;
 }
 
 export interface Replica {
@@ -322,9 +327,10 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
         } catch (err) {
           failure = err;
         }
-        if (!failure && waitingFor?.length === 0) return;
+        if (!failure && waitingFor?.length === 0) return void options.onConfirmation?.("confirmed", performance.now() - started);
         const waitedMs = Math.round(performance.now() - started);
         if (waitedMs >= confirmTimeoutMs) {
+          options.onConfirmation?.(waitingFor ? "missed" : "unchecked", performance.now() - started);
           if (waitingFor) {
             // Each of them finds out by its own self-check and then serves nothing from its caches.
             log.warn("replicas did not confirm a change in time", { change: changeId, replicas: waitingFor, waitedMs, ...(failure ? { error: failure } : {}) });

@@ -17,6 +17,7 @@ import type { CachedCaller } from "../principal/authenticate.js";
 import type { CatalogSnapshot, ScopeCatalog } from "../scope/scope-catalog.js";
 import { createTokenHmac } from "./token-hmac.js";
 import type { CachedKey, VerificationCache } from "./verification-cache.js";
+import type { VerifyStatus } from "./verifier.js";
 
 /** What an answer was computed from; set by an implementation whose answer may be sent again. */
 export interface ReusableAnswer {
@@ -24,6 +25,8 @@ export interface ReusableAnswer {
   readonly caller: CachedCaller;
   /** The catalog a FULL key's answer was decided against; undefined for a CUSTOM key. */
   readonly catalog: CatalogSnapshot | undefined;
+  /** What the answer says (valid, or insufficient_scope), counted again with each reuse. */
+  readonly status: VerifyStatus;
 }
 
 /** The longest answer kept, in bytes: a CUSTOM key's with a few scopes, or a FULL key's with a catalog of a dozen. */
@@ -47,7 +50,8 @@ interface Miss {
 }
 
 export interface VerifyAnswerCache extends AnswerCache<Miss> {
-  stats(): { readonly hits: number; readonly size: number };
+  /** Answers sent again; calls looked up and not found current; answers dropped out of date (changed or expired) or for room; answers kept. */
+  stats(): { readonly hits: number; readonly misses: number; readonly size: number; readonly evictions: { readonly stale: number; readonly full: number } };
 }
 
 interface AnswerCacheDeps {
@@ -56,8 +60,8 @@ interface AnswerCacheDeps {
   readonly catalog: ScopeCatalog;
   /** Most answers kept; the oldest go first. */
   readonly maxEntries: number;
-  /** Told of every answer sent again (to record the key's use). */
-  readonly onReuse: (answer: KeptAnswer) => void;
+  /** Told of every answer sent again (to record the key's use), with when its lookup began (performance.now()). */
+  readonly onReuse: (answer: KeptAnswer, startedMs: number) => void;
 }
 
 /** An empty answer cache. */
@@ -66,6 +70,8 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
   const slotOf = createTokenHmac();
   const kept = new Map<string, KeptAnswer>();
   let hits = 0;
+  let misses = 0;
+  const evictions = { stale: 0, full: 0 };
 
   // Good while neither entry it stands on has expired or changed, nor (FULL) the catalog.
   const current = (answer: KeptAnswer) =>
@@ -76,6 +82,7 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
 
   return {
     lookup(call, request) {
+      const started = performance.now();
       const keyGeneration = keys.generation();
       const callerGeneration = callers.generation();
       const header = call.metadata.get("authorization");
@@ -87,11 +94,13 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
       if (answer !== undefined) {
         if (current(answer)) {
           hits++;
-          deps.onReuse(answer);
+          deps.onReuse(answer, started);
           return Buffer.from(answer.bytes, "latin1");
         }
         kept.delete(slot);
+        evictions.stale++;
       }
+      misses++;
       return { slot, keyGeneration, callerGeneration };
     },
 
@@ -103,6 +112,7 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
         key: reuse.key,
         caller: reuse.caller,
         catalog: reuse.catalog,
+        status: reuse.status,
         keyGeneration: miss.keyGeneration,
         callerGeneration: miss.callerGeneration,
       };
@@ -110,9 +120,12 @@ export function createAnswerCache(deps: AnswerCacheDeps): VerifyAnswerCache {
       if (!current(answer)) return;
       kept.delete(miss.slot);
       kept.set(miss.slot, answer);
-      if (kept.size > deps.maxEntries) kept.delete(kept.keys().next().value!);
+      if (kept.size > deps.maxEntries) {
+        kept.delete(kept.keys().next().value!);
+        evictions.full++;
+      }
     },
 
-    stats: () => ({ hits, size: kept.size }),
+    stats: () => ({ hits, misses, size: kept.size, evictions: { ...evictions } }),
   };
 }

@@ -22,6 +22,12 @@ export interface Argon2PoolOptions {
 }
 
 export interface Argon2PoolStats {
+  /** Checks running now (slots taken). */
+  readonly running: number;
+  /** Checks waiting now: behind another for their key id, or for a slot. */
+  readonly queued: number;
+  /** Checks started since the pool was made. */
+  readonly started: number;
   /** Checks refused with RESOURCE_EXHAUSTED because a line or the slots were full. */
   readonly refused: number;
   /** Checks that found several others for their key id already queued: guesses, almost surely. */
@@ -65,6 +71,9 @@ export function createArgon2Pool(options: Argon2PoolOptions): Argon2Pool {
   let refused = 0;
   let contended = 0;
   let warnings = 0;
+  let started = 0;
+  // Checks waiting in their key's line (the slot queues know their own length).
+  let waitingInLines = 0;
 
   const slot = (priority: boolean): Promise<void> => {
     if (running < options.maxConcurrent) {
@@ -145,19 +154,24 @@ export function createArgon2Pool(options: Argon2PoolOptions): Argon2Pool {
         const start = () => {
           own.running = true;
           slot(priority)
-            .then(check)
+            .then(() => {
+              started++;
+              return check();
+            })
             .then(resolve, reject)
             .finally(() => {
               release();
               own.running = false;
               const next = own.waiting.shift();
               if (next) {
+                waitingInLines--;
                 if (!next.priority) own.guesses--;
                 next.start();
               } else if (lines.get(keyId) === own) lines.delete(keyId);
             });
         };
         if (!own.running) return start();
+        waitingInLines++;
         if (!priority) {
           own.guesses++;
           return void own.waiting.push({ priority, start });
@@ -166,6 +180,13 @@ export function createArgon2Pool(options: Argon2PoolOptions): Argon2Pool {
         own.waiting.splice(firstGuess < 0 ? own.waiting.length : firstGuess, 0, { priority, start });
       });
     },
-    stats: () => ({ refused, contended, warnings }),
+    stats: () => ({
+      running,
+      queued: waitingInLines + prioritySlotQueue.length + slotQueue.length,
+      started,
+      refused,
+      contended,
+      warnings,
+    }),
   };
 }

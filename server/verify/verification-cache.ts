@@ -52,6 +52,8 @@ export interface VerificationCacheStats {
   readonly misses: number;
   readonly size: number;
   readonly enabled: boolean;
+  /** Entries dropped, by why: a change to their subject, expiry, a full cache, the cache cleared or turned off. */
+  readonly evictions: { readonly changed: number; readonly expired: number; readonly full: number; readonly cleared: number };
 }
 
 /** The cache; `T` is what a hit returns (a key, or a caller for principal tokens). */
@@ -96,6 +98,7 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
   let enabled = true;
   let hits = 0;
   let misses = 0;
+  const evictions = { changed: 0, expired: 0, full: 0, cleared: 0 };
 
   function remove(key: string, value: T): void {
     entries.delete(key);
@@ -112,6 +115,7 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
   }
 
   function dropAll(): void {
+    evictions.cleared += entries.size;
     entries.clear();
     bySubject.clear();
     evictedAt.clear();
@@ -125,7 +129,10 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
       const entry = entries.get(key);
       const now = Date.now();
       if (entry === undefined || entry.value.expiresAt <= now || entry.usedAt + options.ttlMs <= now) {
-        if (entry !== undefined) remove(key, entry.value);
+        if (entry !== undefined) {
+          remove(key, entry.value);
+          evictions.expired++;
+        }
         misses++;
         return undefined;
       }
@@ -154,6 +161,7 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
       while (entries.size > options.maxEntries) {
         const [oldestKey, oldest] = entries.entries().next().value as [string, { value: T }];
         remove(oldestKey, oldest.value);
+        evictions.full++;
       }
     },
 
@@ -161,8 +169,10 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
 
     evict(subject) {
       const keys = bySubject.get(subject);
+      const before = entries.size;
       if (typeof keys === "string") entries.delete(keys);
       else for (const key of keys ?? []) entries.delete(key);
+      evictions.changed += before - entries.size;
       bySubject.delete(subject);
       evictedAt.set(subject, ++counter);
       // The marks only matter to misses in flight; a bounded map keeps memory flat under churn.
@@ -177,6 +187,6 @@ export function createVerificationCache<T extends { subject: string; expiresAt: 
       dropAll();
     },
 
-    stats: () => ({ hits, misses, size: entries.size, enabled }),
+    stats: () => ({ hits, misses, size: entries.size, enabled, evictions: { ...evictions } }),
   };
 }
