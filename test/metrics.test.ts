@@ -295,13 +295,16 @@ describe("Postgres", () => {
 
 describe("argon2 pool", () => {
   it("under a flood of wrong secrets for one key id, shows checks running and queued, and counts refusals and guesses", { timeout: 180_000 }, async () => {
-    // One slot and OWASP's cost: each check holds the key's line for tens of milliseconds.
+    // One slot and OWASP's cost: each check holds the key's line for tens of milliseconds; the
+    // line holds 4 guesses, so that 32 in flight overflow it.
     const flooded = await startTestServer({
       APIKEYS_METRICS_PORT: "0",
+      APIKEYS_ARGON2_MAX_QUEUED_PER_KEY: "4",
       APIKEYS_ARGON2_MAX_CONCURRENT: "1",
       APIKEYS_ARGON2_MEMORY_KIB: "19456",
       APIKEYS_ARGON2_ITERATIONS: "2",
     });
+    secrets.push(...Object.values(flooded.principals).filter((v) => v.startsWith("akp_")));
     try {
       const created = await flooded.apiKeys(flooded.principals.owner).createApiKey({ name: "Flooded", access: AccessLevel.FULL });
       secrets.push(created.secret);

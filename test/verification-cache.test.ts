@@ -66,6 +66,20 @@ describe("verification cache", () => {
     expect(cache.get("ak_y")?.subject).toBe("y");
   });
 
+  it("counts what it drops by reason: a change, expiry, a full cache, the cache turned off", () => {
+    const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 2 });
+    const g = cache.generation();
+    cache.set("ak_expired", entry("k1", Date.now() - 1), g);
+    expect(cache.get("ak_expired")).toBeUndefined();
+    cache.set("ak_a", entry("a"), g);
+    cache.set("ak_b", entry("b"), g);
+    cache.set("ak_c", entry("c"), g); // full: ak_a goes
+    cache.evict("c");
+    cache.evict("nothing-cached");
+    cache.setEnabled(false); // ak_b goes
+    expect(cache.stats().evictions).toEqual({ expired: 1, full: 1, changed: 1, cleared: 1 });
+  });
+
   it("tells whether what was read about a subject may have changed since a generation", () => {
     const cache = createVerificationCache({ ttlMs: 60_000, maxEntries: 10 });
     const before = cache.generation();
