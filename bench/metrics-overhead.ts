@@ -4,21 +4,26 @@
 // rounds: gRPC (answers kept and sent again, the hottest path), and Connect JSON over HTTP/1.1 and
 // h2c (the lean unary path, decided from the key cache). Server CPU per call from /proc; the
 // metrics server is scraped every second meanwhile, as Prometheus would (more often than usual).
+// Each round runs both servers back to back, so the overhead is the median of the rounds' ratios:
+// on a shared machine, the load of the moment moves both alike. Then, in this process, what the
+// per-call work itself costs (the call's series, the outcome), timed over millions of calls.
 //
-//   npx tsx bench/metrics-overhead.ts     (BENCH_KEYS, default 1,000; BENCH_SECONDS, default 6; BENCH_ROUNDS, default 4)
+//   npx tsx bench/metrics-overhead.ts     (BENCH_KEYS, default 1,000; BENCH_SECONDS, default 5; BENCH_ROUNDS, default 8)
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { AccessLevel } from "../contract/gen/apikeys/v1/api_key_pb.js";
+import { ApiKeyService } from "../contract/gen/apikeys/v1/api_key_service_pb.js";
+import { createMetrics } from "../server/metrics/metrics.js";
 import type { LoadgenConfig, LoadgenProtocol, LoadgenResult } from "./loadgen.js";
 import { grpcClient } from "./rpc.js";
 import { cli, cpuSeconds, ROOT, startServer, type BenchServer } from "./serve.js";
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1000);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SCOPE = "orders:read";
 
 interface Side {
@@ -48,22 +53,30 @@ try {
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+  };
+  const percent = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)} %`;
   const lines = [
     `metrics overhead — ${new Date().toISOString()}, Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), load ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
-    `${KEYS} keys in rotation, bench/loadgen.ts 4 × 16 calls in flight, ${ROUNDS} rounds of ${SECONDS} s after a warm-up, server CPU µs per call (median of rounds; each round's value in brackets)`,
+    `${KEYS} keys in rotation, bench/loadgen.ts 4 × 16 calls in flight, ${ROUNDS} rounds of ${SECONDS} s after a warm-up; server CPU µs per call, medians of the rounds;`,
+    "overhead: the median of the rounds' on/off ratios (each round's in brackets)",
     "",
     `${"protocol".padEnd(16)} ${"metrics off".padStart(12)} ${"metrics on".padStart(12)} ${"overhead".padStart(9)}`,
   ];
   for (const protocol of protocols) {
     const off = cpu.get(`${protocol}|metrics off`)!;
     const on = cpu.get(`${protocol}|metrics on`)!;
-    const overhead = (median(on) / median(off) - 1) * 100;
+    const ratios = on.map((x, i) => (x / off[i]! - 1) * 100);
     lines.push(
-      `${protocol.padEnd(16)} ${median(off).toFixed(1).padStart(12)} ${median(on).toFixed(1).padStart(12)} ${`${overhead >= 0 ? "+" : ""}${overhead.toFixed(1)} %`.padStart(9)}` +
-        `   off [${off.map((x) => x.toFixed(0)).join(", ")}] on [${on.map((x) => x.toFixed(0)).join(", ")}]`,
+      `${protocol.padEnd(16)} ${median(off).toFixed(1).padStart(12)} ${median(on).toFixed(1).padStart(12)} ${percent(median(ratios)).padStart(9)}` +
+        `   [${ratios.map((r) => percent(r)).join(", ")}]`,
     );
   }
+  const perCall = perCallWork();
+  lines.push("", `per-call work alone (the call's series and the outcome, as on a kept answer): ${perCall.toFixed(0)} ns per call, ${((perCall / 1000 / median(cpu.get("grpc|metrics off")!)) * 100).toFixed(2)} % of a gRPC call's server CPU here`);
   const scraped = await (await fetch(sides[0]!.metricsUrl!)).text();
   const counted = [...scraped.matchAll(/^apikeys_rpc_calls_total\{[^}]*method="VerifyApiKey"[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
   lines.push("", `the metrics server counted ${counted.toLocaleString("en")} VerifyApiKey calls`);
@@ -71,6 +84,35 @@ try {
 } finally {
   for (const side of sides) await side.server.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** What the metrics cost a call, in ns, measured here: a kept answer's series and outcome, with its two clock reads. */
+function perCallWork(): number {
+  const metrics = createMetrics();
+  const observe = metrics.rpc.forMethod(ApiKeyService.method.verifyApiKey);
+  const n = 5_000_000;
+  const run = () => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const started = performance.now();
+      metrics.verification(i % 8 === 0 ? "insufficient_scope" : "valid");
+      observe("grpc", 0, performance.now() - started);
+    }
+    return performance.now() - t0;
+  };
+  const base = () => {
+    const t0 = performance.now();
+    let sink = 0;
+    for (let i = 0; i < n; i++) sink += performance.now() - performance.now();
+    return [performance.now() - t0, sink] as const;
+  };
+  run();
+  base();
+  const times = Array.from({ length: 5 }, () => run());
+  // One of the two clock reads is paid without metrics too: the answer cache takes its start time either way.
+  const clock = Array.from({ length: 5 }, () => base()[0]);
+  const best = (xs: number[]) => Math.min(...xs);
+  return ((best(times) - best(clock) / 2) * 1e6) / n;
 }
 
 async function startSide(name: Side["name"]): Promise<Side> {
