@@ -8,7 +8,7 @@ import type { Browser, Locator, Page } from "playwright";
 import { AccessLevel } from "../../contract/gen/apikeys/v1/api_key_pb.js";
 import { VerificationStatus } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { checkView, launchBrowser } from "../support/browser.js";
-import { hidden, shown, signIn, type SignedIn } from "../support/page-session.js";
+import { hidden, shown, type SignedIn, signInsClosedAfterAll } from "../support/page-session.js";
 import { removeTempDirs, tempDir } from "../support/temp-dir.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -38,12 +38,9 @@ afterAll(async () => {
   await removeTempDirs();
 });
 
-const open: SignedIn[] = [];
-afterAll(() => Promise.all(open.map((s) => s.context.close())));
+const signInHere = signInsClosedAfterAll();
 async function as(token: string): Promise<SignedIn> {
-  const signedIn = await signIn(browser, server, token);
-  open.push(signedIn);
-  return signedIn;
+  return signInHere(browser, server, token);
 }
 
 /** A token in this deployment's key format (the default prefix `ak`). */

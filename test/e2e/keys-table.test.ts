@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Locator, Page } from "playwright";
 import { AccessLevel } from "../../contract/gen/apikeys/v1/api_key_pb.js";
 import { checkView, launchBrowser } from "../support/browser.js";
-import { addWorkspace, hidden, shown, signIn, tabTo, type SignedIn } from "../support/page-session.js";
+import { addWorkspace, hidden, shown, signInsClosedAfterAll, tabTo } from "../support/page-session.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 let server: TestServer;
@@ -24,12 +24,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const open: SignedIn[] = [];
-afterAll(() => Promise.all(open.map((s) => s.context.close())));
+const signInHere = signInsClosedAfterAll();
 async function as(token: string): Promise<Page> {
-  const signedIn = await signIn(browser, server, token);
-  open.push(signedIn);
-  return signedIn.page;
+  return (await signInHere(browser, server, token)).page;
 }
 
 /** The text of the tooltip open on the page, once one is. */

@@ -5,7 +5,7 @@ import type { Browser, Page } from "playwright";
 import { AccessLevel } from "../../contract/gen/apikeys/v1/api_key_pb.js";
 import { VerificationStatus } from "../../contract/gen/apikeys/v1/api_key_service_pb.js";
 import { checkView, launchBrowser } from "../support/browser.js";
-import { hidden, shown, signIn, type SignedIn } from "../support/page-session.js";
+import { hidden, shown, signInsClosedAfterAll } from "../support/page-session.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 let server: TestServer;
@@ -19,12 +19,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const open: SignedIn[] = [];
-afterAll(() => Promise.all(open.map((s) => s.context.close())));
+const signInHere = signInsClosedAfterAll();
 async function as(token: string): Promise<Page> {
-  const signedIn = await signIn(browser, server, token);
-  open.push(signedIn);
-  return signedIn.page;
+  return (await signInHere(browser, server, token)).page;
 }
 
 const SECRET = /\bak_[0-9A-Za-z]{50}\b/;

@@ -8,7 +8,7 @@ import { VerificationStatus } from "../../contract/gen/apikeys/v1/api_key_servic
 import { createHasher } from "../../server/hashing.js";
 import { importLegacyKey } from "../../server/legacy/legacy-import.js";
 import { checkView, launchBrowser } from "../support/browser.js";
-import { hidden, shown, signIn, type SignedIn } from "../support/page-session.js";
+import { hidden, shown, type SignedIn, signInsClosedAfterAll } from "../support/page-session.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const LEGACY = "sk_live_51HxQeLegacyAccountKey0123456789";
@@ -28,12 +28,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const open: SignedIn[] = [];
-afterAll(() => Promise.all(open.map((s) => s.context.close())));
+const signInHere = signInsClosedAfterAll();
 async function as(token: string): Promise<SignedIn> {
-  const signedIn = await signIn(browser, server, token);
-  open.push(signedIn);
-  return signedIn;
+  return signInHere(browser, server, token);
 }
 
 const MEMBER_MESSAGE = "Only Owners and Admins have access to the API keys management page";

@@ -1,6 +1,7 @@
 // A browser signed in to the API keys page the way a person does it: a fresh context (no cookies,
 // no storage), the sign-in form, a principal token.
 import type { Browser, BrowserContext, Locator, Page } from "playwright";
+import { afterAll } from "vitest";
 import { createHasher } from "../../server/hashing.js";
 import { createWorkspaceWithOwner } from "../../server/principal/principal.admin.js";
 import { newContext, recordRpcs } from "./browser.js";
@@ -22,6 +23,20 @@ export async function signIn(browser: Browser, server: TestServer, token: string
   await page.goto("/sign-in");
   await submitSignIn(page, token);
   return { context, page, rpcs };
+}
+
+/**
+ * `signIn` for one test file: every context it opens is closed after the file's tests. Call it at
+ * the top of the file.
+ */
+export function signInsClosedAfterAll(): (browser: Browser, server: TestServer, token: string) => Promise<SignedIn> {
+  const open: SignedIn[] = [];
+  afterAll(() => Promise.all(open.map((s) => s.context.close())));
+  return async (browser, server, token) => {
+    const signedIn = await signIn(browser, server, token);
+    open.push(signedIn);
+    return signedIn;
+  };
 }
 
 /** Fills the sign-in form on `page` with `token` and waits until the page has left /sign-in. */
