@@ -75,6 +75,7 @@ export async function createServices(db: Db, config: Config, log: Logger, databa
     callers: callerCache,
     catalog,
     maxEntries: config.cacheMaxEntries,
+    timed: keptAnswerCall !== undefined,
     onReuse: (answer, startedMs) => {
       recordUse(lastUsed, answer.key);
       logKeptAnswer(answer.caller.id);

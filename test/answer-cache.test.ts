@@ -45,7 +45,7 @@ describe("the answer cache, on its own", () => {
     const callers = createVerificationCache<CachedCaller>(options);
     const catalog = createScopeCatalog(server.app.db);
     const reused: KeptAnswer[] = [];
-    const cache = createAnswerCache({ keys, callers, catalog, maxEntries: 100, onReuse: (a) => reused.push(a) });
+    const cache = createAnswerCache({ keys, callers, catalog, maxEntries: 100, timed: false, onReuse: (a) => reused.push(a) });
     /** Looks the call up, then offers `answer` computed with `ctx`, as the adapter does on a miss. */
     const answerOnce = (call: never, ctx: never, between = () => {}, bytes = answer) => {
       const miss = cache.lookup(call, request);
